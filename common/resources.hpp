@@ -1,0 +1,21 @@
+// Process limits and memory readings that the programs share.
+#pragma once
+
+#include <cstdint>
+
+namespace common {
+
+/// Raises the soft limit on open files to the hard limit and returns the soft limit now in force.
+std::uint64_t raise_fd_limit() noexcept;
+
+/// Caps this process's address space at `bytes` (RLIMIT_AS), so that running out of memory is a
+/// std::bad_alloc instead of a visit from the OOM killer. Throws std::system_error if refused.
+void limit_address_space(std::uint64_t bytes);
+
+/// This process's resident set size now, in KiB (VmRSS), or 0 if it cannot be read.
+std::uint64_t current_rss_kb() noexcept;
+
+/// This process's peak resident set size so far, in KiB (VmHWM), or 0 if it cannot be read.
+std::uint64_t peak_rss_kb() noexcept;
+
+} // namespace common

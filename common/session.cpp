@@ -1,0 +1,276 @@
+#include "common/session.hpp"
+
+#include "common/http.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace common {
+
+using asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t initial_buffer_bytes = 1024; // a whole "Hello, World!" response fits
+
+// Errors that mean the server closed a reused keep-alive connection before reading the request.
+bool is_stale_connection(std::error_code ec) {
+  return ec == asio::error::eof || ec == http::error::truncated ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+} // namespace
+
+/// One TCP connection with its read buffer, its parser and its deadline.
+struct session::connection {
+  connection(const asio::any_io_executor& executor, http::response_parser::limits limits)
+      : socket(executor), parser(limits), max_buffer(limits.max_head_bytes) {}
+
+  std::string_view data() const noexcept { return {buffer.get() + begin, end - begin}; }
+
+  void consume(std::size_t n) noexcept {
+    begin += n;
+    if (begin == end)
+      begin = end = 0;
+  }
+
+  // Free space after the unconsumed bytes: compacts, or grows up to the head limit when full.
+  asio::mutable_buffer space() {
+    if (end == capacity && begin > 0) {
+      std::memmove(buffer.get(), buffer.get() + begin, end - begin);
+      end -= begin;
+      begin = 0;
+    } else if (end == capacity && capacity < max_buffer) {
+      auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max_buffer));
+      auto grown = std::make_unique_for_overwrite<char[]>(bigger);
+      std::memcpy(grown.get(), buffer.get(), end);
+      buffer = std::move(grown);
+      capacity = bigger;
+    }
+    return asio::buffer(buffer.get() + end, capacity - end);
+  }
+
+  void arm(std::chrono::milliseconds timeout) noexcept {
+    deadline = clock::now() + timeout;
+    timed_out = false;
+  }
+
+  void close() noexcept {
+    std::error_code ignored;
+    socket.close(ignored);
+    begin = end = 0;
+    exchanges = 0;
+  }
+
+  tcp::socket socket;
+  http::response_parser parser;
+  std::unique_ptr<char[]> buffer;
+  std::size_t capacity = 0, begin = 0, end = 0, max_buffer;
+  std::string request; // the request's bytes, reused
+  clock::time_point deadline = clock::time_point::max();
+  bool timed_out = false; // set by the watchdog when it cancels
+  bool busy = false;
+  bool received = false;       // any byte of the current response arrived
+  std::uint64_t exchanges = 0; // responses read on this TCP connection
+};
+
+/// Everything the watchdog needs, shared with it so that it never outlives what it watches.
+struct session::pool {
+  pool(const asio::any_io_executor& executor, session_options options)
+      : executor(executor), options(options), watchdog(executor) {}
+
+  asio::any_io_executor executor;
+  session_options options;
+  std::string authority;
+  std::string connect_step;
+  std::vector<tcp::endpoint> endpoints;
+  std::vector<std::unique_ptr<connection>> connections;
+  std::vector<connection*> idle;
+  std::size_t busy = 0;
+  std::size_t opened = 0;
+  asio::steady_timer watchdog;
+  bool watching = false;
+};
+
+namespace {
+
+// Rather than one timer per request, one watchdog looks over the busy connections a few times
+// per timeout and cancels the operations of those past their deadline. A request then costs one
+// clock read for its timeout instead of a timer's setup and cancellation.
+template <class Pool> void watch(const std::shared_ptr<Pool>& p) {
+  if (p->watching)
+    return;
+  p->watching = true;
+  auto tick = std::clamp<std::chrono::milliseconds>(p->options.timeout / 4, 1ms, 250ms);
+  p->watchdog.expires_after(tick);
+  p->watchdog.async_wait([weak = std::weak_ptr<Pool>(p)](std::error_code ec) {
+    auto p = weak.lock();
+    if (!p)
+      return;
+    p->watching = false;
+    if (ec)
+      return;
+    auto now = clock::now();
+    for (auto& c : p->connections)
+      if (c->busy && c->deadline <= now) {
+        c->timed_out = true;
+        c->deadline = clock::time_point::max();
+        std::error_code ignored;
+        c->socket.cancel(ignored);
+      }
+    if (p->busy > 0)
+      watch(p);
+  });
+}
+
+} // namespace
+
+session::session(asio::any_io_executor executor, const url_template& url, session_options options)
+    : pool_(std::make_shared<pool>(executor, options)) {
+  pool_->authority = url.authority();
+  pool_->connect_step = "connect to " + pool_->authority;
+  tcp::resolver resolver(executor);
+  std::error_code ec;
+  auto results =
+      resolver.resolve(url.host(), std::to_string(url.port()), tcp::resolver::numeric_service, ec);
+  if (ec)
+    throw std::system_error(ec, "cannot resolve " + url.host());
+  for (const auto& entry : results)
+    pool_->endpoints.push_back(entry.endpoint());
+}
+
+session::~session() {
+  for (auto& c : pool_->connections)
+    c->close();
+  pool_->watchdog.cancel();
+}
+
+std::size_t session::connections_opened() const noexcept {
+  return pool_->opened;
+}
+
+asio::awaitable<response> session::get(std::string url) {
+  std::string_view authority, target;
+  auto p = pool_; // keeps the pool alive for as long as this request runs
+  if (!split_url(url, authority, target) || authority != p->authority)
+    co_return response{.step = "url", .error = std::make_error_code(std::errc::invalid_argument)};
+
+  connection* c = nullptr;
+  if (!p->idle.empty()) {
+    c = p->idle.back();
+    p->idle.pop_back();
+  } else {
+    p->connections.push_back(std::make_unique<connection>(
+        p->executor, http::response_parser::limits{.max_body_bytes = p->options.max_body_bytes}));
+    c = p->connections.back().get();
+  }
+  c->busy = true;
+  ++p->busy;
+  watch(p);
+  struct give_back {
+    pool& p;
+    connection& c;
+    ~give_back() {
+      c.busy = false;
+      c.deadline = clock::time_point::max();
+      --p.busy;
+      p.idle.push_back(&c);
+    }
+  } guard{*p, *c};
+
+  for (bool retried = false;; retried = true) {
+    if (!c->socket.is_open())
+      if (auto ec = co_await connect(*c))
+        co_return response{.step = p->connect_step, .error = ec};
+    bool reused = c->exchanges > 0;
+    auto r = co_await exchange(*c, target);
+    if (!r.error || !reused || retried || c->received || !is_stale_connection(r.error))
+      co_return r;
+  }
+}
+
+asio::awaitable<std::error_code> session::connect(connection& c) {
+  auto& p = *pool_;
+  c.close();
+  c.arm(p.options.timeout);
+  auto [ec, endpoint] = co_await asio::async_connect(c.socket, p.endpoints, use_tuple);
+  if (ec == asio::error::operation_aborted && c.timed_out)
+    ec = std::make_error_code(std::errc::timed_out);
+  if (ec) {
+    c.close();
+    co_return ec;
+  }
+  std::error_code ignored;
+  c.socket.set_option(tcp::no_delay(true), ignored);
+  ++p.opened;
+  // Next time, try first the address that answered: "localhost" may name ::1 before 127.0.0.1.
+  if (endpoint != p.endpoints.front())
+    std::iter_swap(p.endpoints.begin(),
+                   std::find(p.endpoints.begin(), p.endpoints.end(), endpoint));
+  co_return std::error_code{};
+}
+
+asio::awaitable<response> session::exchange(connection& c, std::string_view target) {
+  auto& p = *pool_;
+  auto fail = [&](std::string_view step, std::error_code ec) {
+    if (ec == asio::error::operation_aborted && c.timed_out)
+      ec = std::make_error_code(std::errc::timed_out);
+    c.close();
+    return response{.step = step, .error = ec};
+  };
+
+  c.request.assign("GET ").append(target).append(" HTTP/1.1\r\nHost: ");
+  c.request.append(p.authority).append("\r\n\r\n");
+  c.arm(p.options.timeout);
+  c.received = false;
+  auto [write_error, written] =
+      co_await asio::async_write(c.socket, asio::buffer(c.request), use_tuple);
+  if (write_error)
+    co_return fail("write", write_error);
+
+  c.parser.reset();
+  for (;;) {
+    std::error_code ec;
+    c.consume(c.parser.parse(c.data(), ec));
+    if (ec)
+      co_return fail("read", ec);
+    if (c.parser.done())
+      break;
+    auto space = c.space();
+    if (space.size() == 0)
+      co_return fail("read", http::error::headers_too_large);
+    auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
+    c.end += n;
+    c.received |= n > 0;
+    if (read_error == asio::error::eof) {
+      c.parser.parse_eof(ec);
+      if (ec)
+        co_return fail("read", ec);
+      break;
+    }
+    if (read_error)
+      co_return fail("read", read_error);
+  }
+  c.deadline = clock::time_point::max();
+  ++c.exchanges;
+  response r{.status = c.parser.status(), .body = std::move(c.parser.body())};
+  // Bytes beyond the response mean the framing is off; such a connection cannot be trusted.
+  if (!c.parser.keep_alive() || c.end > c.begin)
+    c.close();
+  co_return r;
+}
+
+} // namespace common

@@ -1,0 +1,61 @@
+// The async clients' HTTP session, in the role of aiohttp's ClientSession: keep-alive connections
+// to one server, reused from an idle pool, so that a hundred million requests do not need a
+// hundred million TCP connections (and the ephemeral ports and TIME_WAIT states that would cost).
+#pragma once
+
+#include "common/response.hpp"
+#include "common/url.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace common {
+
+/// Knobs of a session.
+struct session_options {
+  std::chrono::milliseconds timeout{30'000}; ///< for connecting, and for each request
+  std::size_t max_body_bytes = 1u << 20;     ///< a longer body fails the request
+};
+
+/// A pool of keep-alive HTTP/1.1 connections to the server of one URL.
+///
+/// `co_await session.get(url)` sends a GET and returns the whole response. A request takes an
+/// idle connection, or opens one when none is idle, and gives it back when done; so the pool
+/// grows to the largest number of requests ever in flight at once, and no further. Failures
+/// (refused, reset, timed out, malformed response) are returned in the response, never thrown.
+///
+/// A session belongs to one thread (or strand) and must outlive the requests it runs.
+class session {
+public:
+  /// Resolves the URL's host (blocking, once); throws std::system_error when it cannot.
+  session(asio::any_io_executor executor, const url_template& url, session_options options = {});
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// GETs `url`, which must have this session's scheme, host and port. The URL is taken by value
+  /// because the request may start after the caller's string is gone (a spawned task).
+  ///
+  /// A request that finds its reused connection closed by the server before any response
+  /// arrived is retried once on a new connection; the server never saw it.
+  asio::awaitable<response> get(std::string url);
+
+  /// TCP connections opened so far.
+  std::size_t connections_opened() const noexcept;
+
+private:
+  struct connection;
+  struct pool;
+
+  asio::awaitable<response> exchange(connection& c, std::string_view target);
+  asio::awaitable<std::error_code> connect(connection& c);
+
+  std::shared_ptr<pool> pool_;
+};
+
+} // namespace common

@@ -1,0 +1,87 @@
+// server: the article's delay server (its "Setup" section). Every `GET /{name}` answers
+// "Hello, World!" after randint(0, 3) seconds, on 127.0.0.1:8080. The options shrink the delays
+// (`--delay-unit ms`, `--max-delay 0`) for tests and fast demos.
+#include "server/server.hpp"
+
+#include "common/args.hpp"
+#include "common/resources.hpp"
+
+#include <asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+
+namespace {
+
+server::options parse_options(int argc, char** argv) {
+  common::arguments args(argc, argv,
+                         "[--host ADDRESS] [--port PORT] [--max-delay N] [--delay-unit s|ms] "
+                         "[--seed S] [--max-connections N] [--idle-timeout SECONDS]",
+                         "--port 0 --max-delay 3 --delay-unit ms");
+  server::options opts;
+  while (!args.done()) {
+    auto arg = args.next();
+    if (arg == "--host") {
+      opts.host = args.value();
+      if (opts.host == "localhost")
+        opts.host = "127.0.0.1";
+      std::error_code ec;
+      asio::ip::make_address(opts.host, ec);
+      if (ec)
+        args.fail("--host must be an IP address such as 127.0.0.1, not '" + opts.host + "'");
+    } else if (arg == "--port") {
+      opts.port = static_cast<std::uint16_t>(args.number(args.value(), "--port", 0, 65535));
+    } else if (arg == "--max-delay") {
+      opts.max_delay = static_cast<unsigned>(args.number(args.value(), "--max-delay", 0, 3600));
+    } else if (arg == "--delay-unit") {
+      auto unit = args.value();
+      if (unit != "s" && unit != "ms")
+        args.fail("--delay-unit must be s or ms");
+      opts.delay_unit = std::chrono::milliseconds(unit == "s" ? 1000 : 1);
+    } else if (arg == "--seed") {
+      opts.seed = args.number(args.value(), "--seed", 0, UINT64_MAX);
+    } else if (arg == "--max-connections") {
+      opts.max_connections = args.number(args.value(), "--max-connections", 1, 10'000'000);
+    } else if (arg == "--idle-timeout") {
+      opts.idle_timeout = args.seconds(args.value(), "--idle-timeout", 86'400);
+    } else {
+      args.fail("unknown argument " + std::string(arg));
+    }
+  }
+  return opts;
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+  auto opts = parse_options(argc, argv);
+  common::raise_fd_limit();
+  try {
+    asio::io_context io(/*concurrency_hint=*/1);
+    server::delay_server server(io, opts);
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code, int) { server.stop(); });
+    server.start();
+
+    auto address = asio::ip::make_address(opts.host);
+    auto host = address.is_v6() ? "[" + opts.host + "]" : opts.host;
+    if (!address.is_loopback())
+      std::fprintf(stderr, "server: warning: listening on %s, reachable from other machines\n",
+                   opts.host.c_str());
+    std::printf("listening on http://%s:%u\n", host.c_str(), unsigned(server.port()));
+    std::fflush(stdout);
+
+    io.run();
+    auto& s = server.statistics();
+    std::printf("served %llu requests, peak %zu concurrent connections\n",
+                static_cast<unsigned long long>(s.requests), s.peak_connections);
+    return 0;
+  } catch (const std::system_error& e) {
+    if (e.code() == asio::error::address_in_use)
+      std::fprintf(stderr, "server: port %u on %s is already in use; pick another with --port\n",
+                   unsigned(opts.port), opts.host.c_str());
+    else
+      std::fprintf(stderr, "server: %s\n", e.what());
+    return 1;
+  }
+}
