@@ -40,7 +40,7 @@ void count(summary& summary, const httplib::Result& res, const url_template& url
 }
 
 int main(int argc, char* argv[]) {
-  auto args = common::parse_client_args(argc, argv, {.limit = false});
+  auto args = common::parse_client_args(argc, argv, {});
   url_template url(args.url);
   summary summary(args.requests);
   for (std::uint64_t i = 0; i < args.requests; ++i)

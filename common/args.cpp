@@ -111,13 +111,15 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
   usage += " [--url TEMPLATE] [--timeout SECONDS]";
   if (accepted.memory_limit)
     usage += " [--memory-limit SIZE]";
-  std::string example = accepted.limit ? "10000 --limit 1000" : "10";
+  std::string example =
+      accepted.limit ? "10000 --limit " + std::to_string(*accepted.limit) : std::string("10");
   example += " --url http://localhost:8080/{}";
   arguments args(argc, argv, usage, example);
 
   constexpr std::uint64_t max_requests = 1'000'000'000'000; // a trillion: beyond any run here
   constexpr std::uint64_t max_limit = 1'000'000;            // concurrent connections
   client_args out;
+  out.limit = accepted.limit.value_or(1);
   bool has_n = false;
   while (!args.done()) {
     auto arg = args.next();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,15 +60,15 @@ struct client_args {
   std::uint64_t memory_limit = 0;               ///< bytes of address space; 0 means no cap
 };
 
-/// The options a client takes besides N and --url and --timeout, which all take.
+/// The options a client takes besides N, --url and --timeout, which all take.
 struct client_options {
-  bool limit = true;         ///< --limit L
-  bool memory_limit = false; ///< --memory-limit SIZE
+  std::optional<std::size_t> limit; ///< --limit L, with this default; none for a serial client
+  bool memory_limit = false;        ///< --memory-limit SIZE
 };
 
 /// Parses `PROGRAM N [--limit L] [--url TEMPLATE] [--timeout SECONDS] [--memory-limit SIZE]`.
 /// Also raises the open-file limit and checks that `limit` connections fit under it.
 /// On bad input prints the error, Usage and Example, and exits 2.
-client_args parse_client_args(int argc, char** argv, client_options accepted = {});
+client_args parse_client_args(int argc, char** argv, client_options accepted);
 
 } // namespace common

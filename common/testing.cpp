@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +121,7 @@ server_process::server_process(std::vector<std::string> args) {
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
+    close_range(3, ~0u, 0); // the test's own sockets (Asio's are not close-on-exec) stay here
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -223,6 +225,7 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
     setpgid(0, 0); // its own process group, so that a timeout kills what it started too
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
+    close_range(3, ~0u, 0); // the test's own sockets (Asio's are not close-on-exec) stay here
     execv(args[0], args.data());
     _exit(127);
   }
@@ -263,7 +266,9 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
     if (f.fd >= 0)
       close(f.fd);
   int status = 0;
-  waitpid(pid, &status, 0);
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  result.max_rss_kb = usage.ru_maxrss;
   if (WIFEXITED(status))
     result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status))

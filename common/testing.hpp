@@ -126,6 +126,7 @@ struct process_result {
   int exit_code = -1;     ///< its exit status, or -1 when a signal ended it
   int signal = 0;         ///< the signal that ended it, or 0
   bool timed_out = false; ///< killed by run() for running too long
+  long max_rss_kb = 0;    ///< its peak resident set size
   std::string out, err;   ///< what it printed
 };
 

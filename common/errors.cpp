@@ -1,0 +1,33 @@
+#include "common/errors.hpp"
+
+#include "common/resources.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+namespace common {
+
+void exit_out_of_memory(std::uint64_t created, std::uint64_t total) noexcept {
+  auto bytes_each = created > 0 ? current_rss_kb() * 1024 / created : 0;
+  std::fprintf(stderr, "out of memory after creating %llu of %llu requests (~%llu bytes each)\n",
+               static_cast<unsigned long long>(created), static_cast<unsigned long long>(total),
+               static_cast<unsigned long long>(bytes_each));
+  std::_Exit(3);
+}
+
+int report_error() noexcept {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: unknown exception\n");
+  }
+  return 1;
+}
+
+} // namespace common
