@@ -416,7 +416,8 @@ std::size_t response_parser::parse_chunked(std::string_view data, std::error_cod
     case state::trailer_end_lf:
       if (c != '\n')
         ec = error::bad_chunk;
-      state_ = state::done;
+      else
+        state_ = state::done;
       ++i;
       break;
     default:

@@ -143,6 +143,8 @@ const malformed_case malformed_responses[] = {
      error::bad_chunk},
     {"chunk_without_crlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
      false, error::bad_chunk},
+    {"bad_trailer_end", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\r", false,
+     error::bad_chunk},
     {"chunk_size_overflow",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", false,
      error::bad_chunk},
