@@ -127,7 +127,8 @@ TEST_P(AsyncClient, SaysWhichLimitTheFileDescriptorsAllow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stages, AsyncClient,
-                         ::testing::Values("client-async-sem", "client-async-as-completed"),
+                         ::testing::Values("client-async-sem", "client-async-as-completed",
+                                           "client-async-proposal"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

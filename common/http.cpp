@@ -352,10 +352,10 @@ std::size_t response_parser::parse_chunked(std::string_view data, std::error_cod
     switch (state_) {
     case state::chunk_size:
       if (int d = hex_digit(c); d >= 0) {
-        if (remaining_ >= max_chunk_digits_value)
+        // Counts the digits too: a size line needs one, and an endless one (zeros) is refused.
+        if (remaining_ >= max_chunk_digits_value || ++trailer_bytes_ > limits_.max_head_bytes)
           ec = error::bad_chunk;
         remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(d);
-        ++trailer_bytes_; // counts the digits, to reject a size line with none
       } else if (trailer_bytes_ == 0) {
         ec = error::bad_chunk;
       } else if (c == ';' || c == ' ' || c == '\t') {

@@ -146,7 +146,8 @@ struct delay_server::connection {
     } else if (end == capacity && capacity < max) {
       auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max));
       auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      std::memcpy(grown.get(), buffer.get(), end);
+      if (end > 0)
+        std::memcpy(grown.get(), buffer.get(), end);
       buffer = std::move(grown);
       capacity = bigger;
     }

@@ -1,0 +1,671 @@
+// bounded::as_completed and bounded::in_order: run a lazy sequence of asynchronous operations with
+// at most `limit` of them started and not yet consumed, and read their results as they complete
+// (or in input order). Header-only, for standalone Asio 1.22 or later and C++20.
+//
+// Copyright the hundred-million-requests authors. Distributed under the Boost Software License,
+// Version 1.0.
+#pragma once
+
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/error.hpp>
+#include <asio/execution/executor.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/is_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/version.hpp>
+
+#if ASIO_VERSION < 102400
+#include <asio/experimental/deferred.hpp>
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+/// Bounded, lazy, completion-driven iteration over asynchronous operations.
+namespace bounded {
+
+/// The order in which results are handed out.
+enum class order {
+  completion, ///< as the operations complete (the default)
+  input,      ///< in the order the input produced the operations
+};
+
+/// What a failed operation does to the others.
+enum class errors {
+  /// Every result is handed out with its own error, as the operation completed; the consumer
+  /// decides. Nothing else is cancelled.
+  deliver,
+  /// The first operation to complete with an error (a non-zero std::error_code or a non-null
+  /// std::exception_ptr as its first argument) ends the stream: the others are cancelled, and once
+  /// they have finished, async_next() reports that error as an exception.
+  fail_fast,
+};
+
+/// The completion signature of an input element. Specialise it for operation types of your own;
+/// it is defined for asio::awaitable<T> (as `void(std::exception_ptr, T)`) and for Asio's deferred
+/// operations (their own signature).
+template <class Operation, class = void> struct operation_signature {};
+
+/// @cond DETAIL
+template <class T, class Executor> struct operation_signature<asio::awaitable<T, Executor>> {
+  using type = void(std::exception_ptr, T);
+};
+
+template <class Executor> struct operation_signature<asio::awaitable<void, Executor>> {
+  using type = void(std::exception_ptr);
+};
+
+#if ASIO_VERSION >= 102400
+template <class Operation>
+struct operation_signature<Operation, std::void_t<asio::completion_signature_of_t<Operation>>> {
+  using type = asio::completion_signature_of_t<Operation>;
+};
+#else
+template <class Operation>
+struct operation_signature<Operation,
+                           std::enable_if_t<asio::experimental::is_deferred<Operation>::value>> {
+  using type = typename asio::experimental::detail::deferred_signature<Operation>::type;
+};
+#endif
+
+namespace detail {
+
+// The value a result holds: nothing, the single argument, or a tuple of all of them.
+template <class Signature> struct value_of;
+template <class R> struct value_of<R()> { using type = std::tuple<>; };
+template <class R, class A> struct value_of<R(A)> { using type = std::decay_t<A>; };
+template <class R, class A, class B, class... C> struct value_of<R(A, B, C...)> {
+  using type = std::tuple<std::decay_t<A>, std::decay_t<B>, std::decay_t<C>...>;
+};
+
+template <class Value> std::exception_ptr error_in(const Value& v) {
+  if constexpr (std::is_same_v<Value, std::exception_ptr>) {
+    return v;
+  } else if constexpr (std::is_same_v<Value, std::error_code>) {
+    return v ? std::make_exception_ptr(std::system_error(v)) : nullptr;
+  } else if constexpr (requires { std::tuple_size<Value>::value; }) {
+    if constexpr (std::tuple_size_v < Value >> 0)
+      return error_in(std::get<0>(v));
+    else
+      return nullptr;
+  } else {
+    return nullptr;
+  }
+}
+
+template <class T> struct is_awaitable : std::false_type {};
+template <class T, class E> struct is_awaitable<asio::awaitable<T, E>> : std::true_type {};
+
+// A completion handler stored without knowing its type: in place when it fits, which it does for
+// asio::use_awaitable and small callbacks, else in memory from its associated allocator.
+template <class Signature> class any_handler;
+
+template <class... Args> class any_handler<void(Args...)> {
+public:
+  any_handler() = default;
+  any_handler(const any_handler&) = delete;
+  any_handler& operator=(const any_handler&) = delete;
+  ~any_handler() { reset(); }
+
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+
+  template <class Handler> void emplace(Handler&& handler) {
+    using H = std::decay_t<Handler>;
+    reset();
+    if constexpr (sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t)) {
+      target_ = new (storage_) H(std::forward<Handler>(handler));
+    } else {
+      auto alloc = asio::get_associated_allocator(handler);
+      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
+      A a(alloc);
+      H* p = std::allocator_traits<A>::allocate(a, 1);
+      try {
+        ::new (static_cast<void*>(p)) H(std::forward<Handler>(handler));
+      } catch (...) {
+        std::allocator_traits<A>::deallocate(a, p, 1);
+        throw;
+      }
+      target_ = p;
+    }
+    static constexpr table t{&invoke_and_free<H>, &free<H>};
+    ops_ = &t;
+  }
+
+  // Invokes the handler; it is destroyed (and its memory freed) first, as Asio requires.
+  void operator()(Args... args) {
+    auto* ops = std::exchange(ops_, nullptr);
+    ops->invoke_and_free(target_, storage_, std::forward<Args>(args)...);
+  }
+
+  void reset() noexcept {
+    if (auto* ops = std::exchange(ops_, nullptr))
+      ops->free(target_, storage_);
+  }
+
+private:
+  struct table {
+    void (*invoke_and_free)(void*, unsigned char*, Args...);
+    void (*free)(void*, unsigned char*) noexcept;
+  };
+
+  template <class H> static void release(H* h, unsigned char* storage) noexcept {
+    if (static_cast<void*>(h) == static_cast<void*>(storage)) {
+      h->~H();
+    } else {
+      auto alloc = asio::get_associated_allocator(*h);
+      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
+      A a(alloc);
+      h->~H();
+      std::allocator_traits<A>::deallocate(a, h, 1);
+    }
+  }
+
+  template <class H> static void invoke_and_free(void* p, unsigned char* storage, Args... args) {
+    auto* h = static_cast<H*>(p);
+    H local(std::move(*h));
+    release(h, storage);
+    std::move(local)(std::forward<Args>(args)...);
+  }
+
+  template <class H> static void free(void* p, unsigned char* storage) noexcept {
+    release(static_cast<H*>(p), storage);
+  }
+
+  alignas(std::max_align_t) unsigned char storage_[128];
+  void* target_ = nullptr;
+  const table* ops_ = nullptr;
+};
+
+// Everything the stream shares with the operations it has started. It lives until the stream and
+// the last of those operations are gone, so an operation that completes after the stream was
+// destroyed finds it still there. All of it is touched only on the stream's executor.
+template <class Executor, class Range, class Signature, order Order, class Allocator>
+class state
+    : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>> {
+public:
+  using value_type = typename value_of<Signature>::type;
+  using result_signature = void(std::exception_ptr, std::optional<value_type>);
+  using operation_type = std::ranges::range_value_t<Range>;
+
+  state(const Executor& executor, Range range, std::size_t limit, errors policy,
+        const Allocator& allocator)
+      : executor_(executor), range_(std::move(range)), next_(std::ranges::begin(range_)),
+        policy_(policy), slots_(limit, slot_allocator(allocator)),
+        free_(slot_index_allocator(allocator)), ready_(slot_index_allocator(allocator)) {
+    if constexpr (Order == order::completion) {
+      free_.reserve(limit);
+      ready_.resize(limit);
+      for (std::size_t i = limit; i-- > 0;)
+        free_.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+
+  const Executor& executor() const noexcept { return executor_; }
+  std::size_t limit() const noexcept { return slots_.size(); }
+  std::size_t outstanding() const noexcept { return in_flight_ + ready_count(); }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+
+  // A consumer asks for the next result. Called on the executor.
+  template <class Handler> void wait(Handler&& handler) {
+    if (waiter_) {
+      post_completion(std::forward<Handler>(handler),
+                      std::make_exception_ptr(
+                          std::logic_error("bounded: async_next called while another is pending")),
+                      std::nullopt);
+      return;
+    }
+    fill();
+    if (ready_count() > 0 || finished()) { // an answer now: never complete inside the initiation
+      auto [error, value] = take();
+      post_completion(std::forward<Handler>(handler), error, std::move(value));
+      return;
+    }
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+      slot.assign([self = this->weak_from_this()](asio::cancellation_type) {
+        if (auto s = self.lock())
+          s->stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+      });
+      waiter_slot_ = slot;
+    }
+    auto work = asio::make_work_guard(asio::get_associated_executor(handler, executor_));
+    waiter_.emplace([h = std::forward<Handler>(handler), work = std::move(work)](
+                        std::exception_ptr e, std::optional<value_type> v) mutable {
+      auto ex = work.get_executor();
+      asio::dispatch(
+          ex, [h = std::move(h), e, v = std::move(v)]() mutable { std::move(h)(e, std::move(v)); });
+      work.reset();
+    });
+  }
+
+  // The owner asks to stop: nothing more is started, what runs is cancelled, results are dropped.
+  void cancel() {
+    discard_ready();
+    stop(nullptr);
+  }
+
+  // The owner is gone.
+  void detach() {
+    cancel();
+    if (waiter_)
+      complete_waiter(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+  }
+
+  // An operation started in `index` has completed.
+  void complete(std::uint32_t index, value_type value) {
+    --in_flight_;
+    auto& s = slots_[index];
+    s.busy = false;
+    if (stopping_) {
+      release(index);
+    } else if (auto e = policy_ == errors::fail_fast ? error_in(value) : nullptr) {
+      release(index);
+      stop(e);
+    } else {
+      s.result.emplace(std::move(value));
+      if constexpr (Order == order::completion)
+        push_ready(index);
+    }
+    deliver();
+  }
+
+  // An operation's handler was destroyed without being called: its initiation threw, or its
+  // execution context shut down. Either way it will never complete.
+  void abandon(std::uint32_t index) {
+    if (!slots_[index].busy)
+      return;
+    --in_flight_;
+    slots_[index].busy = false;
+    release(index);
+    if (starting_)
+      return; // start() reports the initiation's exception
+    stopping_ = input_done_ = true;
+    if (!error_)
+      error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+    if (in_flight_ == 0 && waiter_) {
+      // Nothing is left to complete it, and its executor is shutting down: destroy it (and the
+      // consumer waiting in it) rather than resume it.
+      if (waiter_slot_.is_connected())
+        waiter_slot_.clear();
+      waiter_slot_ = {};
+      waiter_.reset();
+    }
+  }
+
+  class operation_handler;
+
+private:
+  struct slot {
+    std::optional<value_type> result;
+    asio::cancellation_signal cancel;
+    bool busy = false;
+  };
+  using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
+  using slot_index_allocator =
+      typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
+
+  std::size_t ready_count() const noexcept {
+    if constexpr (Order == order::completion) {
+      return ready_size_;
+    } else {
+      return delivered_ < started_ && slots_[delivered_ % limit()].result ? 1 : 0;
+    }
+  }
+
+  bool finished() const noexcept { return input_done_ && in_flight_ == 0 && ready_count() == 0; }
+
+  bool has_free_slot() const noexcept {
+    if constexpr (Order == order::completion)
+      return !free_.empty();
+    else
+      return started_ - delivered_ < limit();
+  }
+
+  // Starts operations from the input while there is room under the limit.
+  void fill() {
+    while (!input_done_ && !stopping_ && has_free_slot()) {
+      try {
+        if (next_ == std::ranges::end(range_)) {
+          input_done_ = true;
+          break;
+        }
+        auto operation = std::ranges::iter_move(next_);
+        ++next_;
+        start(std::move(operation));
+      } catch (...) {
+        stop(std::current_exception());
+      }
+    }
+  }
+
+  void start(operation_type operation) {
+    std::uint32_t index;
+    if constexpr (Order == order::completion) {
+      index = free_.back();
+      free_.pop_back();
+    } else {
+      index = static_cast<std::uint32_t>(started_ % limit());
+    }
+    ++started_;
+    ++in_flight_;
+    slots_[index].busy = true;
+    starting_ = true;
+    try {
+      if constexpr (is_awaitable<operation_type>::value)
+        asio::co_spawn(executor_, std::move(operation),
+                       operation_handler(this->shared_from_this(), index));
+      else
+        std::move(operation)(operation_handler(this->shared_from_this(), index));
+      starting_ = false;
+    } catch (...) {
+      starting_ = false;
+      if (slots_[index].busy) { // the handler was not destroyed on the way out
+        --in_flight_;
+        slots_[index].busy = false;
+        release(index);
+      }
+      --started_;
+      throw;
+    }
+  }
+
+  // Frees a slot whose result, if any, will not be handed out.
+  void release(std::uint32_t index) {
+    slots_[index].result.reset();
+    if constexpr (Order == order::completion)
+      free_.push_back(index);
+  }
+
+  void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
+
+  void discard_ready() {
+    while (ready_count() > 0) {
+      auto index = pop_ready();
+      release(index);
+    }
+  }
+
+  std::uint32_t pop_ready() {
+    if constexpr (Order == order::completion) {
+      auto index = ready_[ready_head_];
+      ready_head_ = (ready_head_ + 1) % limit();
+      --ready_size_;
+      return index;
+    } else {
+      return static_cast<std::uint32_t>(delivered_ % limit());
+    }
+  }
+
+  // Takes the next answer for the consumer: a result (refilling its slot before it is handed
+  // out), the stream's error once nothing runs, or the end.
+  std::pair<std::exception_ptr, std::optional<value_type>> take() {
+    if (ready_count() > 0) {
+      auto index = pop_ready();
+      std::optional<value_type> value = std::move(slots_[index].result);
+      slots_[index].result.reset();
+      if constexpr (Order == order::completion)
+        free_.push_back(index);
+      else
+        ++delivered_;
+      fill();
+      return {nullptr, std::move(value)};
+    }
+    return {std::exchange(error_, nullptr), std::nullopt};
+  }
+
+  // Completes the waiting consumer if there is an answer for it.
+  void deliver() {
+    if (!waiter_)
+      return;
+    if (ready_count() == 0 && !finished())
+      return;
+    auto [error, value] = take();
+    complete_waiter(error, std::move(value));
+  }
+
+  void complete_waiter(std::exception_ptr error, std::optional<value_type> value = std::nullopt) {
+    if (waiter_slot_.is_connected())
+      waiter_slot_.clear();
+    waiter_slot_ = {};
+    waiter_(error, std::move(value));
+  }
+
+  // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
+  // the operations in flight have finished.
+  void stop(std::exception_ptr error) {
+    if (error && !error_ && !stopping_)
+      error_ = error;
+    stopping_ = input_done_ = true;
+    for (auto& s : slots_)
+      if (s.busy)
+        s.cancel.emit(asio::cancellation_type::terminal);
+    deliver();
+  }
+
+  template <class Handler>
+  void post_completion(Handler&& handler, std::exception_ptr error,
+                       std::optional<value_type> value) {
+    auto ex = asio::get_associated_executor(handler, executor_);
+    asio::post(ex, [h = std::forward<Handler>(handler), error, v = std::move(value)]() mutable {
+      std::move(h)(error, std::move(v));
+    });
+  }
+
+  Executor executor_;
+  Range range_;
+  std::ranges::iterator_t<Range> next_;
+  errors policy_;
+  std::vector<slot, slot_allocator> slots_;
+  std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
+  std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
+  std::size_t ready_head_ = 0, ready_size_ = 0;
+  std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
+  std::size_t in_flight_ = 0;
+  bool input_done_ = false, stopping_ = false, starting_ = false;
+  std::exception_ptr error_;
+  any_handler<result_signature> waiter_;
+  asio::cancellation_slot waiter_slot_;
+};
+
+// The completion handler given to each operation: it carries the stream's executor (so that it
+// runs there), a cancellation slot of its own (so that the stream can cancel it), and a share in
+// the state (so that the state outlives it).
+template <class Executor, class Range, class Signature, order Order, class Allocator>
+class state<Executor, Range, Signature, Order, Allocator>::operation_handler {
+public:
+  using executor_type = Executor;
+  using cancellation_slot_type = asio::cancellation_slot;
+
+  operation_handler(std::shared_ptr<state> s, std::uint32_t index) noexcept
+      : state_(std::move(s)), index_(index) {}
+  operation_handler(operation_handler&& other) noexcept
+      : state_(std::move(other.state_)), index_(other.index_) {}
+  operation_handler& operator=(operation_handler&&) = delete;
+  ~operation_handler() {
+    if (state_)
+      state_->abandon(index_);
+  }
+
+  executor_type get_executor() const noexcept { return state_->executor(); }
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return state_->slots_[index_].cancel.slot();
+  }
+
+  template <class... Args> void operator()(Args&&... args) {
+    auto s = std::move(state_);
+    if constexpr (sizeof...(Args) == 1)
+      s->complete(index_, value_type(std::forward<Args>(args)...));
+    else
+      s->complete(index_, value_type(std::decay_t<Args>(std::forward<Args>(args))...));
+  }
+
+private:
+  std::shared_ptr<state> state_;
+  std::uint32_t index_;
+};
+
+template <class Signature, class Range> struct signature_for { using type = Signature; };
+struct deduce;
+template <class Range> struct signature_for<deduce, Range> {
+  using type = typename operation_signature<std::ranges::range_value_t<Range>>::type;
+};
+
+} // namespace detail
+/// @endcond
+
+/// A running, bounded sequence of operations, read with async_next(). Move-only.
+///
+/// At most `limit` operations are started and not yet consumed at any time: those in flight plus
+/// those finished and not yet handed out. An operation is taken from the input only when one of
+/// the `limit` places frees, which is when the consumer takes a result; so a slow consumer holds
+/// the stream back rather than letting results pile up. The next operation is started before
+/// the result that made room for it is handed out, so the operations keep running while the
+/// consumer works.
+///
+/// All of the stream's work happens on its executor. On an io_context run by several threads,
+/// give it a strand, and call its members from that strand.
+///
+/// @tparam Executor the executor the stream and its operations' handlers run on
+/// @tparam Range the input: an input range of operations not yet started
+/// @tparam Signature the operations' completion signature
+/// @tparam Order completion order or input order
+/// @tparam Allocator for the stream's own memory, allocated once
+template <class Executor, class Range, class Signature, order Order,
+          class Allocator = std::allocator<void>>
+class stream {
+  using state_type = detail::state<Executor, Range, Signature, Order, Allocator>;
+
+public:
+  /// What one operation completed with: its single argument, or a tuple of its arguments.
+  using value_type = typename state_type::value_type;
+  /// The signature async_next() completes with.
+  using result_signature = void(std::exception_ptr, std::optional<value_type>);
+
+  /// Takes the input; nothing starts until the first async_next(). Throws
+  /// std::invalid_argument if `limit` is 0.
+  stream(const Executor& executor, Range range, std::size_t limit, errors policy = errors::deliver,
+         const Allocator& allocator = {})
+      : state_(std::allocate_shared<state_type>(allocator, executor, std::move(range),
+                                                checked(limit), policy, allocator)) {}
+
+  stream(stream&&) noexcept = default;
+  stream& operator=(stream&& other) noexcept {
+    if (this != &other) {
+      release();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+
+  /// Cancels the operations still in flight and lets them finish in the background; they touch
+  /// nothing but the state they share. To wait for them instead, call cancel() and read on to the
+  /// end of the stream.
+  ~stream() { release(); }
+
+  /// Waits for the next result.
+  ///
+  /// Completes with `(nullptr, value)` for a result; `(nullptr, std::nullopt)` at the end;
+  /// `(error, std::nullopt)` when the stream fails: the input threw, an operation could not be
+  /// started, the first error under errors::fail_fast, or the consumer was cancelled (an
+  /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
+  /// operations in flight have finished; after it comes the end.
+  ///
+  /// Cancelling the wait (through the completion handler's cancellation slot, any type) cancels
+  /// every operation in flight and ends the stream. One async_next() at a time.
+  template <class CompletionToken> auto async_next(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, result_signature>(
+        [](auto handler, std::shared_ptr<state_type> s) {
+          auto executor = s->executor();
+          asio::dispatch(executor, [s = std::move(s), h = std::move(handler)]() mutable {
+            s->wait(std::move(h));
+          });
+        },
+        token, state_);
+  }
+
+  /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
+  /// then ends (with `std::nullopt`) once every operation has finished.
+  void cancel() {
+    if (state_)
+      state_->cancel();
+  }
+
+  /// The limit.
+  std::size_t limit() const noexcept { return state_->limit(); }
+  /// Operations started and not yet consumed: in flight, or finished and waiting to be read.
+  std::size_t outstanding() const noexcept { return state_->outstanding(); }
+  /// Operations started and not yet finished.
+  std::size_t in_flight() const noexcept { return state_->in_flight(); }
+  /// The executor.
+  const Executor& get_executor() const noexcept { return state_->executor(); }
+
+private:
+  static std::size_t checked(std::size_t limit) {
+    if (limit == 0)
+      throw std::invalid_argument("bounded: limit must be at least 1");
+    return limit;
+  }
+
+  void release() {
+    if (auto s = std::move(state_))
+      s->detach();
+  }
+
+  std::shared_ptr<state_type> state_;
+};
+
+/// Runs the operations of `ops` with at most `limit` started and not yet consumed, and hands out
+/// their results in the order they complete.
+///
+/// @param executor where the stream runs (a strand, if the io_context has several threads)
+/// @param ops a lazy input range of operations not yet started: asio::awaitable<T> values,
+///            Asio deferred operations, or any callable that starts an operation when called
+///            with a completion handler (then name its Signature explicitly)
+/// @param limit the most operations started and not yet consumed; at least 1
+/// @param policy whether an error is handed out with its result or ends the stream
+/// @param allocator for the stream's memory, allocated once
+template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
+          class Allocator = std::allocator<void>>
+requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
+as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
+             errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using range = std::views::all_t<Ops>;
+  using signature = typename detail::signature_for<Signature, range>::type;
+  return stream<Executor, range, signature, order::completion, Allocator>(
+      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
+}
+
+/// Like as_completed(), but hands out the results in the order of the input. A result that
+/// completes early waits for those before it; the limit still bounds them all.
+template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
+          class Allocator = std::allocator<void>>
+requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
+in_order(const Executor& executor, Ops&& ops, std::size_t limit, errors policy = errors::deliver,
+         const Allocator& allocator = {}) {
+  using range = std::views::all_t<Ops>;
+  using signature = typename detail::signature_for<Signature, range>::type;
+  return stream<Executor, range, signature, order::input, Allocator>(
+      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
+}
+
+} // namespace bounded

@@ -1,0 +1,173 @@
+// The stream allocates its state once, up front; running a million operations through it costs
+// no allocation per operation and no memory that grows. This test binary counts every allocation
+// of the process to show it.
+#include <bounded/as_completed.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#if ASIO_VERSION >= 102400
+#include <asio/deferred.hpp>
+#else
+#include <asio/experimental/deferred.hpp>
+#endif
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <new>
+#include <ranges>
+
+#include <malloc.h>
+
+namespace {
+
+std::atomic<long long> allocations{0};
+std::atomic<long long> live_bytes{0};
+std::atomic<long long> peak_bytes{0};
+
+void* counted(std::size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (!p)
+    throw std::bad_alloc();
+  ++allocations;
+  auto now = live_bytes += static_cast<long long>(malloc_usable_size(p));
+  for (auto peak = peak_bytes.load(); now > peak && !peak_bytes.compare_exchange_weak(peak, now);) {
+  }
+  return p;
+}
+
+void uncounted(void* p) noexcept {
+  if (!p)
+    return;
+  live_bytes -= static_cast<long long>(malloc_usable_size(p));
+  std::free(p);
+}
+
+} // namespace
+
+void* operator new(std::size_t n) {
+  return counted(n);
+}
+void* operator new[](std::size_t n) {
+  return counted(n);
+}
+void operator delete(void* p) noexcept {
+  uncounted(p);
+}
+void operator delete[](void* p) noexcept {
+  uncounted(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  uncounted(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  uncounted(p);
+}
+
+namespace {
+
+#if ASIO_VERSION >= 102400
+constexpr auto deferred = asio::deferred;
+#else
+constexpr auto deferred = asio::experimental::deferred;
+#endif
+
+struct run_figures {
+  long long allocations;
+  long long peak_bytes_above_start;
+  long long results;
+};
+
+// Runs `n` operations that complete at once (a post each) with the given limit, and counts.
+run_figures run_trivial(long long n, std::size_t limit) {
+  asio::io_context io(1);
+  auto ex = io.get_executor();
+  auto ops = std::views::iota(0LL, n) |
+             std::views::transform([ex](long long) { return asio::post(ex, deferred); });
+  long long results = 0;
+  auto start_allocations = allocations.load();
+  auto start_live = live_bytes.load();
+  peak_bytes = start_live;
+  {
+    auto s = bounded::as_completed(ex, ops, limit);
+    std::function<void()> next = [&] {
+      s.async_next([&](std::exception_ptr, std::optional<std::tuple<>> v) {
+        if (!v)
+          return;
+        ++results;
+        next();
+      });
+    };
+    next();
+    io.run();
+  }
+  return {allocations - start_allocations, peak_bytes - start_live, results};
+}
+
+TEST(Allocations, NoneForEachOperation) {
+  run_trivial(1000, 64); // warms Asio's per-thread recycling caches
+  auto small = run_trivial(1000, 64);
+  auto large = run_trivial(100'000, 64);
+  EXPECT_EQ(small.results, 1000);
+  EXPECT_EQ(large.results, 100'000);
+  std::printf("allocations: %lld for 1,000 operations, %lld for 100,000\n", small.allocations,
+              large.allocations);
+  EXPECT_LE(large.allocations - small.allocations, 16)
+      << small.allocations << " allocations for 1,000 operations, " << large.allocations
+      << " for 100,000";
+}
+
+TEST(Allocations, AMillionOperationsInFlatMemory) {
+  auto small = run_trivial(10'000, 100);
+  auto large = run_trivial(1'000'000, 100);
+  EXPECT_EQ(large.results, 1'000'000);
+  std::printf("peak heap above the start: %lld bytes for 10,000 operations, %lld for 1,000,000\n",
+              small.peak_bytes_above_start, large.peak_bytes_above_start);
+  EXPECT_LE(large.peak_bytes_above_start, small.peak_bytes_above_start + 16 * 1024)
+      << "peak " << small.peak_bytes_above_start << " bytes above the start for 10,000 operations, "
+      << large.peak_bytes_above_start << " for 1,000,000";
+}
+
+// An allocator that counts what it hands out.
+template <class T> struct counting_allocator {
+  using value_type = T;
+  long long* count;
+  explicit counting_allocator(long long* c) noexcept : count(c) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept : count(other.count) {}
+  T* allocate(std::size_t n) {
+    ++*count;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  template <class U> bool operator==(const counting_allocator<U>& o) const noexcept {
+    return count == o.count;
+  }
+};
+
+TEST(Allocations, TheStateComesFromTheGivenAllocator) {
+  asio::io_context io(1);
+  auto ex = io.get_executor();
+  long long count = 0;
+  auto ops = std::views::iota(0, 1000) |
+             std::views::transform([ex](int) { return asio::post(ex, deferred); });
+  auto s = bounded::as_completed(ex, ops, 10, bounded::errors::deliver,
+                                 counting_allocator<void>(&count));
+  EXPECT_GE(count, 1) << "the state";
+  EXPECT_LE(count, 4) << "the state and its fixed arrays, nothing per operation";
+  auto before = count;
+  std::function<void()> next = [&] {
+    s.async_next([&](std::exception_ptr, std::optional<std::tuple<>> v) {
+      if (v)
+        next();
+    });
+  };
+  next();
+  io.run();
+  EXPECT_EQ(count, before) << "running allocates nothing more from it";
+}
+
+} // namespace

@@ -1,0 +1,616 @@
+// bounded::as_completed and bounded::in_order, driven step by step with operations the test
+// completes by hand, plus timers and coroutines for the rest. No network.
+#include <bounded/as_completed.hpp>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+#if ASIO_VERSION >= 102400
+#include <asio/deferred.hpp>
+#else
+#include <asio/experimental/deferred.hpp>
+#endif
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <ranges>
+#include <set>
+#include <thread>
+#include <vector>
+
+using asio::awaitable;
+using asio::use_awaitable;
+using namespace std::chrono_literals;
+
+namespace {
+
+using value = std::tuple<std::error_code, int>; // what a manual operation completes with
+
+// Operations the test completes by hand, in any order, with values of its choosing. Each honours
+// cancellation by completing with operation_aborted.
+class manual_ops {
+public:
+  // Operation `id`, made when the stream pulls it from its input.
+  auto make(int id) {
+    return [this, id](auto handler) {
+      auto slot = asio::get_associated_cancellation_slot(handler);
+      pending_[id] = std::make_unique<holder<decltype(handler)>>(std::move(handler));
+      if (slot.is_connected())
+        slot.assign([this, id](asio::cancellation_type) {
+          ++cancelled;
+          finish(id, asio::error::operation_aborted, -1);
+        });
+    };
+  }
+
+  // Completes operation `id`; its handler runs on its executor, at the next poll.
+  void finish(int id, std::error_code ec, int v) {
+    auto it = pending_.find(id);
+    ASSERT_NE(it, pending_.end()) << "operation " << id << " is not running";
+    auto h = std::move(it->second);
+    pending_.erase(it);
+    h->complete(ec, v);
+  }
+
+  std::vector<int> running() const {
+    std::vector<int> ids;
+    for (auto& [id, h] : pending_)
+      ids.push_back(id);
+    return ids;
+  }
+
+  int cancelled = 0;
+
+private:
+  struct base {
+    virtual ~base() = default;
+    virtual void complete(std::error_code ec, int v) = 0;
+  };
+  template <class H> struct holder : base {
+    explicit holder(H h) : handler(std::move(h)) {}
+    void complete(std::error_code ec, int v) override {
+      auto ex = asio::get_associated_executor(handler);
+      asio::post(ex, [h = std::move(handler), ec, v]() mutable { std::move(h)(ec, v); });
+    }
+    H handler;
+  };
+  std::map<int, std::unique_ptr<base>> pending_;
+};
+
+// Reads a stream with plain callbacks, one async_next() at a time, so a test can look between.
+template <class Stream> class reader {
+public:
+  explicit reader(Stream& s) : stream_(s) {}
+
+  void ask() {
+    ASSERT_FALSE(waiting_);
+    waiting_ = true;
+    stream_.async_next([this](std::exception_ptr e, std::optional<typename Stream::value_type> v) {
+      waiting_ = false;
+      error = e;
+      if (v)
+        values.push_back(std::move(*v));
+      ended = !e && !v;
+    });
+  }
+
+  bool waiting() const { return waiting_; }
+
+  std::vector<typename Stream::value_type> values;
+  std::exception_ptr error;
+  bool ended = false;
+
+private:
+  Stream& stream_;
+  bool waiting_ = false;
+};
+
+template <class Stream> reader(Stream&) -> reader<Stream>;
+
+// Runs what is ready. An io_context whose work ran out stops, so it is restarted each time.
+std::size_t poll(asio::io_context& io) {
+  io.restart();
+  return io.poll();
+}
+
+std::string what(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  }
+}
+
+// The input: `n` manual operations, recording when each is pulled and checking, at every pull,
+// that the stream has room for it.
+struct input {
+  manual_ops ops;
+  std::vector<int> pulled;
+  std::size_t limit;
+  std::function<std::size_t()> outstanding; // the stream's count, once it exists
+
+  auto range(int n) {
+    return std::views::iota(0, n) | std::views::transform([this](int i) {
+             if (outstanding) {
+               EXPECT_LT(outstanding(), limit) << "pulled with no room";
+             }
+             pulled.push_back(i);
+             return ops.make(i);
+           });
+  }
+};
+
+TEST(AsCompleted, HandsOutResultsInCompletionOrder) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(3), 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.pulled, (std::vector<int>{0, 1, 2})) << "the first async_next starts `limit`";
+  for (int id : {2, 0, 1}) {
+    in.ops.finish(id, {}, id * 10);
+    poll(io);
+    if (!r.waiting() && !r.ended)
+      r.ask();
+    poll(io);
+  }
+  EXPECT_EQ(r.values,
+            (std::vector<value>{
+                {std::error_code{}, 20}, {std::error_code{}, 0}, {std::error_code{}, 10}}));
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(InOrder, HandsOutResultsInInputOrder) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::in_order<void(std::error_code, int)>(io.get_executor(), in.range(3), 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  in.ops.finish(2, {}, 20);
+  in.ops.finish(1, {}, 10);
+  poll(io);
+  EXPECT_TRUE(r.values.empty()) << "1 and 2 wait for 0";
+  in.ops.finish(0, {}, 0);
+  poll(io);
+  while (!r.ended) {
+    r.ask();
+    poll(io);
+  }
+  EXPECT_EQ(r.values,
+            (std::vector<value>{
+                {std::error_code{}, 0}, {std::error_code{}, 10}, {std::error_code{}, 20}}));
+}
+
+// The heart of it: at most `limit` started and not consumed, whatever the consumer does.
+template <bounded::order Order> void check_bound_with_a_slow_consumer() {
+  asio::io_context io;
+  constexpr std::size_t limit = 4;
+  input in{.limit = limit};
+  auto s =
+      bounded::stream<asio::io_context::executor_type, decltype(in.range(100)),
+                      void(std::error_code, int), Order>(io.get_executor(), in.range(100), limit);
+  in.outstanding = [&] { return s.outstanding(); };
+  reader r(s);
+  r.ask();
+  poll(io);
+  ASSERT_EQ(in.pulled.size(), limit);
+  // Every operation completes, and nobody reads: nothing more may start.
+  for (int id : in.ops.running())
+    in.ops.finish(id, {}, id);
+  poll(io);
+  EXPECT_EQ(r.values.size(), 1u);
+  EXPECT_EQ(in.pulled.size(), limit + 1) << "one taken, one refilled";
+  for (int id : in.ops.running())
+    in.ops.finish(id, {}, id);
+  poll(io);
+  EXPECT_EQ(in.pulled.size(), limit + 1) << "a slow consumer holds the input back";
+  EXPECT_LE(s.outstanding(), limit);
+  // Reading one result starts exactly one more operation.
+  r.ask();
+  poll(io);
+  EXPECT_EQ(r.values.size(), 2u);
+  EXPECT_EQ(in.pulled.size(), limit + 2);
+  EXPECT_LE(s.outstanding(), limit);
+}
+
+TEST(AsCompleted, NeverMoreThanLimitStartedAndUnconsumed) {
+  check_bound_with_a_slow_consumer<bounded::order::completion>();
+}
+
+TEST(InOrder, NeverMoreThanLimitStartedAndUnconsumed) {
+  check_bound_with_a_slow_consumer<bounded::order::input>();
+}
+
+TEST(AsCompleted, RefillsBeforeHandingOutAResult) {
+  asio::io_context io;
+  input in{.limit = 2};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(10), 2);
+  std::size_t pulled_when_handed_out = 0;
+  s.async_next(
+      [&](std::exception_ptr, std::optional<value>) { pulled_when_handed_out = in.pulled.size(); });
+  poll(io);
+  in.ops.finish(0, {}, 0);
+  poll(io);
+  EXPECT_EQ(pulled_when_handed_out, 3u) << "operation 2 started before result 0 reached us";
+  EXPECT_EQ(in.ops.running(), (std::vector<int>{1, 2}));
+}
+
+TEST(AsCompleted, AllowsOneAsyncNextAtATime) {
+  asio::io_context io;
+  input in{.limit = 2};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(10), 2);
+  reader r(s);
+  r.ask();
+  std::exception_ptr second;
+  s.async_next([&](std::exception_ptr e, std::optional<value>) { second = e; });
+  poll(io);
+  EXPECT_EQ(what(second), "bounded: async_next called while another is pending");
+  EXPECT_TRUE(r.waiting()) << "the first is still waiting, undisturbed";
+}
+
+TEST(AsCompleted, DeliversEveryResultExactlyOnceInAnyOrder) {
+  asio::io_context io;
+  constexpr int n = 500;
+  input in{.limit = 16};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(n), 16);
+  in.outstanding = [&] { return s.outstanding(); };
+  reader r(s);
+  std::mt19937 random(12345);
+  r.ask();
+  poll(io);
+  while (!r.ended) {
+    auto running = in.ops.running();
+    if (!running.empty()) {
+      auto id = running[random() % running.size()];
+      in.ops.finish(id, {}, id);
+    }
+    poll(io);
+    if (!r.waiting() && !r.ended)
+      r.ask();
+    poll(io);
+    ASSERT_LE(s.outstanding(), 16u);
+  }
+  std::multiset<int> seen;
+  for (auto& [ec, v] : r.values)
+    seen.insert(v);
+  EXPECT_EQ(seen.size(), std::size_t(n));
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(seen.count(i), 1u) << i;
+  EXPECT_EQ(in.pulled.size(), std::size_t(n));
+}
+
+TEST(AsCompleted, HandsOutEachErrorWithItsResult) {
+  asio::io_context io;
+  input in{.limit = 2};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(3), 2);
+  reader r(s);
+  r.ask();
+  poll(io);
+  in.ops.finish(0, asio::error::connection_refused, 0);
+  poll(io);
+  r.ask();
+  in.ops.finish(1, {}, 1);
+  poll(io);
+  r.ask();
+  in.ops.finish(2, {}, 2);
+  poll(io);
+  r.ask();
+  poll(io);
+  ASSERT_EQ(r.values.size(), 3u);
+  EXPECT_EQ(std::get<0>(r.values[0]), asio::error::connection_refused);
+  EXPECT_EQ(in.ops.cancelled, 0) << "an error ends nothing under errors::deliver";
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsCompleted, FailFastCancelsTheRestAndReportsTheFirstError) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 3,
+                                                             bounded::errors::fail_fast);
+  reader r(s);
+  r.ask();
+  poll(io);
+  in.ops.finish(0, {}, 0);
+  poll(io);
+  EXPECT_EQ(r.values.size(), 1u);
+  r.ask();
+  poll(io);
+  in.ops.finish(2, asio::error::host_unreachable, 2);
+  poll(io);
+  EXPECT_EQ(in.ops.cancelled, 2) << "1 and 3 were cancelled";
+  EXPECT_TRUE(in.ops.running().empty());
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(what(r.error), std::system_error(asio::error::host_unreachable).what());
+  EXPECT_EQ(in.pulled.size(), 4u) << "nothing pulled after the failure";
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsCompleted, CancellingTheConsumerCancelsAndWaitsForEverything) {
+  asio::io_context io;
+  input in{.limit = 5};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 5);
+  asio::cancellation_signal signal;
+  std::exception_ptr error;
+  bool done = false;
+  s.async_next(asio::bind_cancellation_slot(
+      signal.slot(), [&](std::exception_ptr e, std::optional<value>) { error = e, done = true; }));
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 5u);
+  signal.emit(asio::cancellation_type::terminal);
+  EXPECT_FALSE(done) << "the consumer resumes only once nothing runs";
+  poll(io);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(in.ops.cancelled, 5);
+  EXPECT_TRUE(in.ops.running().empty());
+  EXPECT_EQ(what(error), std::system_error(asio::error::operation_aborted).what());
+  EXPECT_EQ(in.pulled.size(), 5u);
+  EXPECT_EQ(poll(io), 0u) << "nothing left to run";
+}
+
+TEST(AsCompleted, CancelThenReadToTheEndWaitsForTheOperations) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  in.ops.finish(1, {}, 1);
+  poll(io);
+  s.cancel();
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(in.ops.cancelled, 3) << "0, 2, and 3 (started when 1 was read)";
+  EXPECT_TRUE(in.ops.running().empty());
+}
+
+TEST(AsCompleted, AbandoningTheStreamCancelsWhatRuns) {
+  asio::io_context io;
+  input in{.limit = 4};
+  {
+    auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 4);
+    reader r(s);
+    r.ask();
+    poll(io);
+    in.ops.finish(0, {}, 0);
+    poll(io);
+    ASSERT_EQ(r.values.size(), 1u);
+  } // destroyed with four operations in flight
+  EXPECT_EQ(in.ops.cancelled, 4);
+  io.run(); // their handlers run and touch only the state they share; run() then returns
+  EXPECT_TRUE(in.ops.running().empty());
+  EXPECT_EQ(in.pulled.size(), 5u);
+}
+
+TEST(AsCompleted, LimitOneIsOneAtATime) {
+  asio::io_context io;
+  input in{.limit = 1};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(5), 1);
+  in.outstanding = [&] { return s.outstanding(); };
+  reader r(s);
+  for (int i = 0; i < 5; ++i) {
+    r.ask();
+    poll(io);
+    EXPECT_EQ(in.ops.running(), (std::vector<int>{i}));
+    in.ops.finish(i, {}, i);
+    poll(io);
+  }
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(r.values.size(), 5u);
+}
+
+TEST(AsCompleted, LimitAboveTheInputStartsEverything) {
+  asio::io_context io;
+  input in{.limit = 100};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(3), 100);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 3u);
+}
+
+TEST(AsCompleted, EmptyInputEndsAtOnce) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(0), 4);
+  reader r(s);
+  r.ask();
+  EXPECT_FALSE(r.ended) << "never completed inside async_next itself";
+  poll(io);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsCompleted, LimitZeroIsRejected) {
+  asio::io_context io;
+  input in{.limit = 0};
+  EXPECT_THROW(bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(3), 0),
+               std::invalid_argument);
+}
+
+TEST(AsCompleted, TakesFromAnInfiniteInputOnlyWhatItNeeds) {
+  asio::io_context io;
+  manual_ops ops;
+  int pulled = 0;
+  auto endless = std::views::iota(0) | std::views::transform([&](int i) {
+                   ++pulled;
+                   return ops.make(i);
+                 });
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), endless, 8);
+  reader r(s);
+  for (int i = 0; i < 10; ++i) {
+    r.ask();
+    poll(io);
+    ops.finish(ops.running().front(), {}, i);
+    poll(io);
+  }
+  EXPECT_EQ(r.values.size(), 10u);
+  EXPECT_EQ(pulled, 8 + 10) << "the first 8, then one for each result read";
+}
+
+TEST(AsCompleted, AnInputThatThrowsEndsTheStreamAfterWhatRuns) {
+  asio::io_context io;
+  manual_ops ops;
+  auto faulty = std::views::iota(0, 10) | std::views::transform([&](int i) {
+                  if (i == 3)
+                    throw std::runtime_error("input broke at 3");
+                  return ops.make(i);
+                });
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), faulty, 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  ops.finish(0, {}, 0); // makes room: pulling 3 throws
+  poll(io);
+  ASSERT_EQ(r.values.size(), 1u);
+  EXPECT_EQ(ops.cancelled, 2) << "what ran is cancelled";
+  r.ask();
+  poll(io);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(what(r.error), "input broke at 3");
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsCompleted, RunsCoroutines) {
+  asio::io_context io;
+  auto job = [&](int i) -> awaitable<int> {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(i % 3));
+    co_await t.async_wait(use_awaitable);
+    co_return i;
+  };
+  std::vector<int> got;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto s = bounded::as_completed(co_await asio::this_coro::executor,
+                                       std::views::iota(0, 50) | std::views::transform(job), 7);
+        while (auto r = co_await s.async_next(use_awaitable)) {
+          auto& [e, i] = *r;
+          EXPECT_FALSE(e);
+          EXPECT_LE(s.outstanding(), 7u);
+          got.push_back(i);
+        }
+      },
+      asio::detached);
+  io.run();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got.size(), 50u);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(got[i], i);
+}
+
+TEST(AsCompleted, RunsDeferredOperationsAndDeducesTheirSignature) {
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  for (int i = 0; i < 20; ++i)
+    timers.push_back(std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(i % 4)));
+#if ASIO_VERSION >= 102400
+  auto deferred = asio::deferred;
+#else
+  auto deferred = asio::experimental::deferred;
+#endif
+  auto waits = timers | std::views::transform([&](auto& t) { return t->async_wait(deferred); });
+  auto s = bounded::as_completed(io.get_executor(), waits, 5);
+  static_assert(std::is_same_v<decltype(s)::value_type, std::error_code>);
+  int ok = 0;
+  std::function<void()> next = [&] {
+    s.async_next([&](std::exception_ptr e, std::optional<std::error_code> ec) {
+      ASSERT_FALSE(e);
+      if (!ec)
+        return;
+      ok += !*ec;
+      next();
+    });
+  };
+  next();
+  io.run();
+  EXPECT_EQ(ok, 20);
+}
+
+TEST(AsCompleted, WorksWithFuturesAndDeferredTokens) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  input in{.limit = 2};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(2), 2);
+  auto first = s.async_next(asio::use_future);
+  asio::post(io, [&] { in.ops.finish(1, {}, 11); });
+  auto value1 = first.get();
+  ASSERT_TRUE(value1);
+  EXPECT_EQ(std::get<1>(*value1), 11);
+#if ASIO_VERSION >= 102400
+  auto later = s.async_next(asio::deferred);
+#else
+  auto later = s.async_next(asio::experimental::deferred);
+#endif
+  std::promise<int> second;
+  std::move(later)(
+      [&](std::exception_ptr, std::optional<value> v) { second.set_value(std::get<1>(*v)); });
+  asio::post(io, [&] { in.ops.finish(0, {}, 10); });
+  EXPECT_EQ(second.get_future().get(), 10);
+  work.reset();
+  runner.join();
+}
+
+TEST(AsCompleted, CompletesOnTheConsumersExecutor) {
+  asio::io_context io, other;
+  input in{.limit = 1};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(1), 1);
+  bool ran = false;
+  s.async_next(
+      asio::bind_executor(other, [&](std::exception_ptr, std::optional<value>) { ran = true; }));
+  poll(io);
+  in.ops.finish(0, {}, 0);
+  poll(io);
+  EXPECT_FALSE(ran) << "not on the stream's executor";
+  poll(other);
+  EXPECT_TRUE(ran);
+}
+
+TEST(AsCompleted, IsSafeOnAStrandOfManyThreads) {
+  asio::thread_pool pool(4);
+  auto strand = asio::make_strand(pool.get_executor());
+  std::atomic<int> started = 0;
+  auto job = [&](int i) -> awaitable<int> {
+    ++started;
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::microseconds(i % 50));
+    co_await t.async_wait(use_awaitable);
+    co_return i;
+  };
+  auto sum = asio::co_spawn(
+      strand,
+      [&]() -> awaitable<long> {
+        auto s = bounded::as_completed(strand,
+                                       std::views::iota(0, 5000) | std::views::transform(job), 64);
+        long total = 0;
+        while (auto r = co_await s.async_next(use_awaitable))
+          total += std::get<1>(*r);
+        co_return total;
+      },
+      asio::use_future);
+  EXPECT_EQ(sum.get(), 5000L * 4999 / 2);
+  EXPECT_EQ(started, 5000);
+  pool.join();
+}
+
+} // namespace
