@@ -18,8 +18,9 @@ TEST(Timed, StartsTheServerRunsTheCommandAndPrintsTheArticlesLine) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("5 requests: ok 5, failed 0\n"), std::string::npos) << r.err;
   EXPECT_TRUE(std::regex_search(r.err, article_line)) << r.err;
-  EXPECT_NE(r.err.find("server: served 5 requests, peak 1 concurrent connections\n"),
-            std::string::npos)
+  // One connection per request; the last may not have closed before the next one opened.
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("\nserver: served 5 requests, peak [12] concurrent connections\n")))
       << r.err;
 }
 
