@@ -55,14 +55,12 @@ public:
     ++spawned_;
     asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr e) {
       common::rethrow(e);
-      if (++finished_ == spawned_)
-        done_.try_receive([](auto...) {});
+      if (++finished_ == spawned_) done_.try_receive([](auto...) {});
     });
   }
 
   awaitable<void> gather() {
-    if (finished_ < spawned_)
-      co_await done_.async_send(use_awaitable);
+    if (finished_ < spawned_) co_await done_.async_send(use_awaitable);
   }
 
   std::uint64_t size() const { return spawned_; }
@@ -73,8 +71,9 @@ private:
   std::uint64_t spawned_ = 0, finished_ = 0;
 };
 
+// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
 awaitable<response> fetch(std::string url, session& session) {
-  co_return co_await session.get(std::move(url));
+  return session.get(std::move(url));
 }
 
 awaitable<void> bound_fetch(semaphore& sem, std::string url, session& session, summary& summary) {
@@ -99,8 +98,7 @@ awaitable<void> run(session& session, const url_template& url, std::uint64_t r, 
 int main(int argc, char* argv[]) {
   auto args = common::parse_client_args(argc, argv, {.limit = limit, .memory_limit = true});
   try {
-    if (args.memory_limit)
-      common::limit_address_space(args.memory_limit);
+    if (args.memory_limit) common::limit_address_space(args.memory_limit);
     asio::io_context io(/*concurrency_hint=*/1);
     url_template url(args.url);
     session session(io.get_executor(), url, {.timeout = args.timeout});

@@ -30,8 +30,9 @@ using common::url_template;
 
 constexpr std::size_t limit = 1000; // requests in flight at once, as in the article
 
+// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
 awaitable<response> fetch(std::string url, session& session) {
-  co_return co_await session.get(std::move(url));
+  return session.get(std::move(url));
 }
 
 // asyncio.ensure_future(): start a coroutine now, and keep a handle that says when it is done.
@@ -71,8 +72,7 @@ public:
         if ((*f)->done) {
           auto result = std::move((*f)->result);
           futures_.erase(f);
-          if (next_ != coros_.end())
-            futures_.push_back(ensure_future(executor_, *next_++));
+          if (next_ != coros_.end()) futures_.push_back(ensure_future(executor_, *next_++));
           co_return result;
         }
     }

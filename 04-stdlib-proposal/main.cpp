@@ -29,8 +29,9 @@ using common::url_template;
 
 constexpr std::size_t limit = 1000; // requests in flight at once, as in the article
 
+// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
 awaitable<response> fetch(std::string url, session& session) {
-  co_return co_await session.get(std::move(url));
+  return session.get(std::move(url));
 }
 
 template <class Coros>
@@ -39,8 +40,7 @@ awaitable<void> print_when_done(Coros coros, std::size_t limit, summary& summary
   auto results = bounded::as_completed(executor, std::move(coros), limit);
   while (auto res = co_await results.async_next(use_awaitable)) {
     auto& [exception, response] = *res; // fetch() reports failures in its response
-    if (exception)
-      std::rethrow_exception(exception);
+    if (exception) std::rethrow_exception(exception);
     summary.add(response);
   }
 }

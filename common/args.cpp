@@ -17,8 +17,7 @@ arguments::arguments(int argc, char** argv, std::string usage, std::string examp
 }
 
 std::string_view arguments::next() {
-  if (has_pending_value_)
-    fail("option takes no value: " + std::string(argv_[next_ - 1]));
+  if (has_pending_value_) fail("option takes no value: " + std::string(argv_[next_ - 1]));
   std::string_view arg = argv_[next_++];
   if (arg == "--help" || arg == "-h") {
     std::printf("Usage: %s %s\nExample: %s %s\n", program_.c_str(), usage_.c_str(),
@@ -38,8 +37,7 @@ std::string_view arguments::value() {
     has_pending_value_ = false;
     return pending_value_;
   }
-  if (done())
-    fail("missing value after " + std::string(argv_[next_ - 1]));
+  if (done()) fail("missing value after " + std::string(argv_[next_ - 1]));
   return argv_[next_++];
 }
 
@@ -79,8 +77,7 @@ std::chrono::milliseconds arguments::seconds(std::string_view text, std::string_
 std::uint64_t arguments::size(std::string_view text, std::string_view what) const {
   std::uint64_t shift = 0;
   auto digits = text;
-  if (!text.empty())
-    switch (text.back()) {
+  if (!text.empty()) switch (text.back()) {
     case 'K':
     case 'k':
       shift = 10;
@@ -94,8 +91,7 @@ std::uint64_t arguments::size(std::string_view text, std::string_view what) cons
       shift = 30;
       break;
     }
-  if (shift)
-    digits.remove_suffix(1);
+  if (shift) digits.remove_suffix(1);
   std::uint64_t n = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
   if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || n == 0 ||
@@ -106,11 +102,9 @@ std::uint64_t arguments::size(std::string_view text, std::string_view what) cons
 
 client_args parse_client_args(int argc, char** argv, client_options accepted) {
   std::string usage = "N";
-  if (accepted.limit)
-    usage += " [--limit L]";
+  if (accepted.limit) usage += " [--limit L]";
   usage += " [--url TEMPLATE] [--timeout SECONDS]";
-  if (accepted.memory_limit)
-    usage += " [--memory-limit SIZE]";
+  if (accepted.memory_limit) usage += " [--memory-limit SIZE]";
   std::string example =
       accepted.limit ? "10000 --limit " + std::to_string(*accepted.limit) : std::string("10");
   example += " --url http://localhost:8080/{}";
@@ -140,8 +134,7 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
       has_n = true;
     }
   }
-  if (!has_n)
-    args.fail("missing N, the number of requests to make");
+  if (!has_n) args.fail("missing N, the number of requests to make");
   try {
     url_template{out.url};
   } catch (const std::invalid_argument& e) {

@@ -8,8 +8,7 @@ namespace common {
 
 /// A co_spawn completion handler that rethrows a coroutine's exception out of io_context::run().
 inline void rethrow(std::exception_ptr e) {
-  if (e)
-    std::rethrow_exception(e);
+  if (e) std::rethrow_exception(e);
 }
 
 /// Ends the program at once when creating requests ran out of memory: prints

@@ -42,29 +42,46 @@ public:
 
 constexpr std::string_view head_end = "\r\n\r\n";
 
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-    return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+// Character classes, looked up rather than computed: the codec runs for every request.
+struct char_table {
+  bool tchar[256] = {};      // may appear in a token (a method, a header name)
+  bool field_text[256] = {}; // may appear in a field value or reason phrase
+  char lower[256] = {};
+};
+
+constexpr char_table make_char_table() {
+  char_table t;
+  for (int c = 0; c < 256; ++c) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    t.tchar[c] =
+        alnum || std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
+    t.field_text[c] = c == '\t' || (c >= 0x20 && c != 0x7f);
+    t.lower[c] = c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : char(c);
+  }
+  return t;
 }
+
+constexpr char_table chars = make_char_table();
 
 bool is_token(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (!chars.tchar[c]) return false;
+  return true;
 }
 
-// Field values and reason phrases: visible characters, spaces, tabs and obs-text; no controls.
 bool is_field_text(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u == '\t' || (u >= 0x20 && u != 0x7f);
-  });
+  for (unsigned char c : s)
+    if (!chars.field_text[c]) return false;
+  return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
+// Compares a header name with a lower-case literal, ignoring case.
+bool iequals(std::string_view a, std::string_view lower_literal) noexcept {
+  if (a.size() != lower_literal.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (chars.lower[static_cast<unsigned char>(a[i])] != lower_literal[i]) return false;
+  return true;
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -92,14 +109,12 @@ std::size_t find_head(std::string_view data, std::size_t& scanned, std::size_t m
   auto pos = data.find(head_end, from);
   if (pos == std::string_view::npos) {
     scanned = data.size();
-    if (data.size() >= max)
-      ec = error::headers_too_large;
+    if (data.size() >= max) ec = error::headers_too_large;
     return 0;
   }
   scanned = 0;
   auto size = pos + head_end.size();
-  if (size > max)
-    ec = error::headers_too_large;
+  if (size > max) ec = error::headers_too_large;
   return ec ? 0 : size;
 }
 
@@ -110,8 +125,7 @@ int parse_version(std::string_view v, error malformed, std::error_code& ec) {
     ec = malformed;
     return 0;
   }
-  if (v[5] != '1' || v[7] > '1')
-    ec = error::unsupported_version;
+  if (v[5] != '1' || v[7] > '1') ec = error::unsupported_version;
   return v[7] - '0';
 }
 
@@ -173,8 +187,7 @@ framing parse_headers(std::string_view lines, std::error_code& ec) {
     }
     on_header(line.substr(0, colon), value, f, ec);
   }
-  if (!ec && f.has_length && f.has_transfer_encoding)
-    ec = error::conflicting_framing;
+  if (!ec && f.has_length && f.has_transfer_encoding) ec = error::conflicting_framing;
   return f;
 }
 
@@ -185,12 +198,9 @@ std::pair<std::string_view, std::string_view> split_head(std::string_view head) 
 }
 
 int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -203,8 +213,7 @@ const std::error_category& error_category() noexcept {
 
 std::size_t request_parser::parse(std::string_view data, request& out, std::error_code& ec) {
   auto size = find_head(data, scanned_, max_head_, ec);
-  if (size == 0)
-    return 0;
+  if (size == 0) return 0;
   auto [line, headers] = split_head(data.substr(0, size));
 
   auto sp1 = line.find(' ');
@@ -222,18 +231,13 @@ std::size_t request_parser::parse(std::string_view data, request& out, std::erro
     return 0;
   }
   out.minor_version = parse_version(line.substr(sp2 + 1), error::bad_request_line, ec);
-  if (ec)
-    return 0;
+  if (ec) return 0;
 
   auto f = parse_headers(headers, ec);
-  if (!ec && f.has_transfer_encoding)
-    ec = error::unsupported_transfer_encoding;
-  if (!ec && f.hosts > 1)
-    ec = error::bad_header;
-  if (!ec && f.hosts == 0 && out.minor_version == 1)
-    ec = error::missing_host;
-  if (ec)
-    return 0;
+  if (!ec && f.has_transfer_encoding) ec = error::unsupported_transfer_encoding;
+  if (!ec && f.hosts > 1) ec = error::bad_header;
+  if (!ec && f.hosts == 0 && out.minor_version == 1) ec = error::missing_host;
+  if (ec) return 0;
   out.content_length = f.length;
   out.keep_alive = out.minor_version == 1 ? !f.close : f.keep_alive && !f.close;
   return size;
@@ -251,14 +255,12 @@ void response_parser::reset() noexcept {
 
 std::size_t response_parser::parse_head(std::string_view data, std::error_code& ec) {
   auto size = find_head(data, scanned_, limits_.max_head_bytes, ec);
-  if (size == 0)
-    return 0;
+  if (size == 0) return 0;
   auto [line, headers] = split_head(data.substr(0, size));
 
   // HTTP/1.x SP 3DIGIT [SP reason-phrase]
   auto minor = parse_version(line.substr(0, 8), error::bad_status_line, ec);
-  if (ec)
-    return 0;
+  if (ec) return 0;
   auto code = line.substr(8);
   if (code.size() < 4 || code[0] != ' ' ||
       !std::all_of(code.begin() + 1, code.begin() + 4,
@@ -277,10 +279,8 @@ std::size_t response_parser::parse_head(std::string_view data, std::error_code& 
   }
 
   auto f = parse_headers(headers, ec);
-  if (ec)
-    return 0;
-  if (status_ < 200)
-    return size; // an interim response: the real one follows
+  if (ec) return 0;
+  if (status_ < 200) return size; // an interim response: the real one follows
   keep_alive_ = minor == 1 ? !f.close : f.keep_alive && !f.close;
   if (status_ == 204 || status_ == 304) {
     state_ = state::done;
@@ -316,24 +316,19 @@ std::size_t response_parser::parse(std::string_view data, std::error_code& ec) {
     auto rest = data.substr(used);
     if (state_ == state::head) {
       auto n = parse_head(rest, ec);
-      if (n == 0)
-        break;
+      if (n == 0) break;
       used += n;
       continue;
     }
-    if (rest.empty())
-      break;
+    if (rest.empty()) break;
     if (state_ == state::length) {
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
-      if (!append_body(rest.substr(0, n), ec))
-        break;
+      if (!append_body(rest.substr(0, n), ec)) break;
       used += n;
       remaining_ -= n;
-      if (remaining_ == 0)
-        state_ = state::done;
+      if (remaining_ == 0) state_ = state::done;
     } else if (state_ == state::until_eof) {
-      if (!append_body(rest, ec))
-        break;
+      if (!append_body(rest, ec)) break;
       used += rest.size();
     } else {
       used += parse_chunked(rest, ec);
@@ -368,38 +363,31 @@ std::size_t response_parser::parse_chunked(std::string_view data, std::error_cod
       ++i;
       break;
     case state::chunk_ext: // chunk extensions are skipped, within the head limit
-      if (++trailer_bytes_ > limits_.max_head_bytes || c == '\n')
-        ec = error::bad_chunk;
-      if (c == '\r')
-        state_ = state::chunk_size_lf;
+      if (++trailer_bytes_ > limits_.max_head_bytes || c == '\n') ec = error::bad_chunk;
+      if (c == '\r') state_ = state::chunk_size_lf;
       ++i;
       break;
     case state::chunk_size_lf:
-      if (c != '\n')
-        ec = error::bad_chunk;
+      if (c != '\n') ec = error::bad_chunk;
       trailer_bytes_ = 0;
       state_ = remaining_ == 0 ? state::trailer_start : state::chunk_data;
       ++i;
       break;
     case state::chunk_data: {
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - i));
-      if (!append_body(data.substr(i, n), ec))
-        break;
+      if (!append_body(data.substr(i, n), ec)) break;
       remaining_ -= n;
       i += n;
-      if (remaining_ == 0)
-        state_ = state::chunk_data_cr;
+      if (remaining_ == 0) state_ = state::chunk_data_cr;
       break;
     }
     case state::chunk_data_cr:
-      if (c != '\r')
-        ec = error::bad_chunk;
+      if (c != '\r') ec = error::bad_chunk;
       state_ = state::chunk_data_lf;
       ++i;
       break;
     case state::chunk_data_lf:
-      if (c != '\n')
-        ec = error::bad_chunk;
+      if (c != '\n') ec = error::bad_chunk;
       state_ = state::chunk_size;
       ++i;
       break;
@@ -407,10 +395,8 @@ std::size_t response_parser::parse_chunked(std::string_view data, std::error_cod
       state_ = c == '\r' ? state::trailer_end_lf : state::trailer_line;
       [[fallthrough]];
     case state::trailer_line:
-      if (++trailer_bytes_ > limits_.max_head_bytes)
-        ec = error::headers_too_large;
-      if (c == '\n')
-        state_ = state::trailer_start;
+      if (++trailer_bytes_ > limits_.max_head_bytes) ec = error::headers_too_large;
+      if (c == '\n') state_ = state::trailer_start;
       ++i;
       break;
     case state::trailer_end_lf:

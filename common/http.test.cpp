@@ -32,8 +32,7 @@ parsed_response parse_response(std::string_view bytes, std::size_t step, bool eo
     pending.append(bytes.substr(at, step));
     pending.erase(0, parser.parse(pending, out.ec));
   }
-  if (eof && !out.ec && !parser.done())
-    parser.parse_eof(out.ec);
+  if (eof && !out.ec && !parser.done()) parser.parse_eof(out.ec);
   out.done = parser.done();
   out.status = parser.status();
   out.keep_alive = parser.keep_alive();

@@ -16,12 +16,10 @@ namespace {
 std::uint64_t read_status_kb(const char* field) noexcept {
   char text[4096];
   int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
+  if (fd < 0) return 0;
   auto n = ::read(fd, text, sizeof text - 1);
   ::close(fd);
-  if (n <= 0)
-    return 0;
+  if (n <= 0) return 0;
   text[n] = '\0';
   auto length = std::strlen(field);
   for (char* line = text; line && *line;
@@ -35,13 +33,11 @@ std::uint64_t read_status_kb(const char* field) noexcept {
 
 std::uint64_t raise_fd_limit() noexcept {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return 0;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
   if (limit.rlim_cur < limit.rlim_max) {
     auto wanted = limit;
     wanted.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &wanted) == 0)
-      limit = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &wanted) == 0) limit = wanted;
   }
   return limit.rlim_cur;
 }

@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t initial_buffer_bytes = 1024; // a whole "Hello, World!" response fits
+constexpr std::size_t initial_buffer_bytes = 256; // a whole "Hello, World!" response fits
 
 // Errors that mean the server closed a reused keep-alive connection before reading the request.
 bool is_stale_connection(std::error_code ec) {
@@ -43,8 +43,7 @@ struct session::connection {
 
   void consume(std::size_t n) noexcept {
     begin += n;
-    if (begin == end)
-      begin = end = 0;
+    if (begin == end) begin = end = 0;
   }
 
   // Free space after the unconsumed bytes: compacts, or grows up to the head limit when full.
@@ -56,8 +55,7 @@ struct session::connection {
     } else if (end == capacity && capacity < max_buffer) {
       auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max_buffer));
       auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      if (end > 0)
-        std::memcpy(grown.get(), buffer.get(), end);
+      if (end > 0) std::memcpy(grown.get(), buffer.get(), end);
       buffer = std::move(grown);
       capacity = bigger;
     }
@@ -67,6 +65,27 @@ struct session::connection {
   void arm(std::chrono::milliseconds timeout) noexcept {
     deadline = clock::now() + timeout;
     timed_out = false;
+    received = false;
+  }
+
+  void format_request(std::string_view target, std::string_view authority) {
+    request.assign("GET ").append(target).append(" HTTP/1.1\r\nHost: ");
+    request.append(authority).append("\r\n\r\n");
+  }
+
+  // Parses what has arrived; true once the response is whole (or `ec` says it is malformed).
+  bool parse(std::error_code& ec) {
+    consume(parser.parse(data(), ec));
+    return parser.done();
+  }
+
+  response take_response() {
+    deadline = clock::time_point::max();
+    ++exchanges;
+    response r{.status = parser.status(), .body = std::move(parser.body())};
+    // Bytes beyond the response mean the framing is off: such a connection cannot be trusted.
+    if (!parser.keep_alive() || end > begin) close();
+    return r;
   }
 
   void close() noexcept {
@@ -104,6 +123,29 @@ struct session::pool {
   std::size_t opened = 0;
   asio::steady_timer watchdog;
   bool watching = false;
+
+  // An idle connection, or a new one when none is idle: the pool grows to the peak in flight.
+  connection& checkout() {
+    connection* c = nullptr;
+    if (!idle.empty()) {
+      c = idle.back();
+      idle.pop_back();
+    } else {
+      connections.push_back(std::make_unique<connection>(
+          executor, http::response_parser::limits{.max_body_bytes = options.max_body_bytes}));
+      c = connections.back().get();
+    }
+    c->busy = true;
+    ++busy;
+    return *c;
+  }
+
+  void checkin(connection& c) noexcept {
+    c.busy = false;
+    c.deadline = clock::time_point::max();
+    --busy;
+    idle.push_back(&c);
+  }
 };
 
 namespace {
@@ -112,18 +154,15 @@ namespace {
 // per timeout and cancels the operations of those past their deadline. A request then costs one
 // clock read for its timeout instead of a timer's setup and cancellation.
 template <class Pool> void watch(const std::shared_ptr<Pool>& p) {
-  if (p->watching)
-    return;
+  if (p->watching) return;
   p->watching = true;
   auto tick = std::clamp<std::chrono::milliseconds>(p->options.timeout / 4, 1ms, 250ms);
   p->watchdog.expires_after(tick);
   p->watchdog.async_wait([weak = std::weak_ptr<Pool>(p)](std::error_code ec) {
     auto p = weak.lock();
-    if (!p)
-      return;
+    if (!p) return;
     p->watching = false;
-    if (ec)
-      return;
+    if (ec) return;
     auto now = clock::now();
     for (auto& c : p->connections)
       if (c->busy && c->deadline <= now) {
@@ -132,8 +171,7 @@ template <class Pool> void watch(const std::shared_ptr<Pool>& p) {
         std::error_code ignored;
         c->socket.cancel(ignored);
       }
-    if (p->busy > 0)
-      watch(p);
+    if (p->busy > 0) watch(p);
   });
 }
 
@@ -147,8 +185,7 @@ session::session(asio::any_io_executor executor, const url_template& url, sessio
   std::error_code ec;
   auto results =
       resolver.resolve(url.host(), std::to_string(url.port()), tcp::resolver::numeric_service, ec);
-  if (ec)
-    throw std::system_error(ec, "cannot resolve " + url.host());
+  if (ec) throw std::system_error(ec, "cannot resolve " + url.host());
   for (const auto& entry : results)
     pool_->endpoints.push_back(entry.endpoint());
 }
@@ -169,37 +206,51 @@ asio::awaitable<response> session::get(std::string url) {
   if (!split_url(url, authority, target) || authority != p->authority)
     co_return response{.step = "url", .error = std::make_error_code(std::errc::invalid_argument)};
 
-  connection* c = nullptr;
-  if (!p->idle.empty()) {
-    c = p->idle.back();
-    p->idle.pop_back();
-  } else {
-    p->connections.push_back(std::make_unique<connection>(
-        p->executor, http::response_parser::limits{.max_body_bytes = p->options.max_body_bytes}));
-    c = p->connections.back().get();
-  }
-  c->busy = true;
-  ++p->busy;
-  watch(p);
+  connection& c = p->checkout();
   struct give_back {
     pool& p;
     connection& c;
-    ~give_back() {
-      c.busy = false;
-      c.deadline = clock::time_point::max();
-      --p.busy;
-      p.idle.push_back(&c);
-    }
-  } guard{*p, *c};
+    ~give_back() { p.checkin(c); }
+  } guard{*p, c};
+  watch(p);
 
   for (bool retried = false;; retried = true) {
-    if (!c->socket.is_open())
-      if (auto ec = co_await connect(*c))
-        co_return response{.step = p->connect_step, .error = ec};
-    bool reused = c->exchanges > 0;
-    auto r = co_await exchange(*c, target);
-    if (!r.error || !reused || retried || c->received || !is_stale_connection(r.error))
-      co_return r;
+    if (!c.socket.is_open())
+      if (auto ec = co_await connect(c)) co_return response{.step = p->connect_step, .error = ec};
+    bool reused = c.exchanges > 0;
+
+    // One exchange: the request in one write, then reads until the response is whole.
+    c.format_request(target, p->authority);
+    c.arm(p->options.timeout);
+    std::string_view step = "write";
+    auto [ec, written] = co_await asio::async_write(c.socket, asio::buffer(c.request), use_tuple);
+    if (!ec) {
+      step = "read";
+      c.parser.reset();
+      while (!c.parse(ec) && !ec) {
+        auto space = c.space();
+        if (space.size() == 0) {
+          ec = http::error::headers_too_large;
+          break;
+        }
+        auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
+        c.end += n;
+        c.received |= n > 0;
+        if (read_error == asio::error::eof)
+          c.parser.parse_eof(ec);
+        else
+          ec = read_error;
+        if (read_error) break;
+      }
+    }
+    if (!ec) co_return c.take_response();
+
+    if (ec == asio::error::operation_aborted && c.timed_out)
+      ec = std::make_error_code(std::errc::timed_out);
+    c.close();
+    // A reused connection the server had closed: the request never reached it, so resend once.
+    if (reused && !retried && !c.received && is_stale_connection(ec)) continue;
+    co_return response{.step = step, .error = ec};
   }
 }
 
@@ -222,56 +273,6 @@ asio::awaitable<std::error_code> session::connect(connection& c) {
     std::iter_swap(p.endpoints.begin(),
                    std::find(p.endpoints.begin(), p.endpoints.end(), endpoint));
   co_return std::error_code{};
-}
-
-asio::awaitable<response> session::exchange(connection& c, std::string_view target) {
-  auto& p = *pool_;
-  auto fail = [&](std::string_view step, std::error_code ec) {
-    if (ec == asio::error::operation_aborted && c.timed_out)
-      ec = std::make_error_code(std::errc::timed_out);
-    c.close();
-    return response{.step = step, .error = ec};
-  };
-
-  c.request.assign("GET ").append(target).append(" HTTP/1.1\r\nHost: ");
-  c.request.append(p.authority).append("\r\n\r\n");
-  c.arm(p.options.timeout);
-  c.received = false;
-  auto [write_error, written] =
-      co_await asio::async_write(c.socket, asio::buffer(c.request), use_tuple);
-  if (write_error)
-    co_return fail("write", write_error);
-
-  c.parser.reset();
-  for (;;) {
-    std::error_code ec;
-    c.consume(c.parser.parse(c.data(), ec));
-    if (ec)
-      co_return fail("read", ec);
-    if (c.parser.done())
-      break;
-    auto space = c.space();
-    if (space.size() == 0)
-      co_return fail("read", http::error::headers_too_large);
-    auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
-    c.end += n;
-    c.received |= n > 0;
-    if (read_error == asio::error::eof) {
-      c.parser.parse_eof(ec);
-      if (ec)
-        co_return fail("read", ec);
-      break;
-    }
-    if (read_error)
-      co_return fail("read", read_error);
-  }
-  c.deadline = clock::time_point::max();
-  ++c.exchanges;
-  response r{.status = c.parser.status(), .body = std::move(c.parser.body())};
-  // Bytes beyond the response mean the framing is off; such a connection cannot be trusted.
-  if (!c.parser.keep_alive() || c.end > c.begin)
-    c.close();
-  co_return r;
 }
 
 } // namespace common

@@ -52,7 +52,6 @@ private:
   struct connection;
   struct pool;
 
-  asio::awaitable<response> exchange(connection& c, std::string_view target);
   asio::awaitable<std::error_code> connect(connection& c);
 
   std::shared_ptr<pool> pool_;

@@ -34,8 +34,7 @@ template <class T> T run(asio::io_context& io, awaitable<T> work) {
     result = std::move(value);
   });
   io.run();
-  if (error)
-    std::rethrow_exception(error);
+  if (error) std::rethrow_exception(error);
   return std::move(*result);
 }
 
@@ -96,8 +95,7 @@ TEST(Session, PoolGrowsToThePeakNumberOfRequestsInFlight) {
 
 TEST(Session, RetriesOnceWhenTheServerClosedAnIdleConnection) {
   scripted_server server([](asio::ip::tcp::socket& socket, int n) {
-    if (n > 0)
-      return answer_all(socket, n);
+    if (n > 0) return answer_all(socket, n);
     read_head(socket); // the first connection serves one request, then closes
     asio::write(socket, asio::buffer(hello));
   });
@@ -116,8 +114,7 @@ TEST(Session, RetriesOnceWhenTheServerClosedAnIdleConnection) {
 
 TEST(Session, DoesNotRetryOnceTheResponseHasStarted) {
   scripted_server server([](asio::ip::tcp::socket& socket, int n) {
-    if (n > 0)
-      return answer_all(socket, n);
+    if (n > 0) return answer_all(socket, n);
     read_head(socket);
     asio::write(socket, asio::buffer(hello));
     read_head(socket);

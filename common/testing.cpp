@@ -42,8 +42,7 @@ std::string running_server::url() const {
 }
 
 server::stats running_server::stats() {
-  if (!thread_.joinable())
-    return server_.statistics();
+  if (!thread_.joinable()) return server_.statistics();
   std::promise<server::stats> copy;
   asio::post(io_, [&] { copy.set_value(server_.statistics()); });
   return copy.get_future().get();
@@ -55,8 +54,7 @@ std::map<std::string, int> running_server::names() {
 }
 
 void running_server::stop() {
-  if (!thread_.joinable())
-    return;
+  if (!thread_.joinable()) return;
   asio::post(io_, [this] { server_.stop(); });
   thread_.join();
 }
@@ -88,13 +86,11 @@ std::string scripted_server::url() const {
 void scripted_server::accept_loop() {
   while (!stopping_) {
     pollfd p{acceptor_.native_handle(), POLLIN, 0};
-    if (poll(&p, 1, 20) <= 0)
-      continue;
+    if (poll(&p, 1, 20) <= 0) continue;
     auto socket = std::make_unique<asio::ip::tcp::socket>(io_);
     std::error_code ec;
     acceptor_.accept(*socket, ec);
-    if (ec)
-      continue;
+    if (ec) continue;
     socket->non_blocking(false, ec);
     std::lock_guard lock(mutex_);
     auto* raw = socket.get();
@@ -116,8 +112,7 @@ server_process::server_process(std::vector<std::string> args) {
     argv.push_back(a.data());
   argv.push_back(nullptr);
   int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe");
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
@@ -161,8 +156,7 @@ std::string server_process::url() const {
 
 server_process::exit_info server_process::stop(int signal) {
   exit_info info;
-  if (pid_ < 0)
-    return info;
+  if (pid_ < 0) return info;
   kill(pid_, signal);
   char chunk[256];
   for (pollfd p{out_, POLLIN, 0};;) {
@@ -171,18 +165,15 @@ server_process::exit_info server_process::stop(int signal) {
       break;
     }
     auto n = read(out_, chunk, sizeof chunk);
-    if (n <= 0)
-      break;
+    if (n <= 0) break;
     output_.append(chunk, static_cast<std::size_t>(n));
   }
   close(out_);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
-  if (WIFEXITED(status))
-    info.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    info.signal = WTERMSIG(status);
+  if (WIFEXITED(status)) info.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) info.signal = WTERMSIG(status);
   info.out = std::move(output_);
   return info;
 }
@@ -192,8 +183,7 @@ std::string read_head(asio::ip::tcp::socket& socket) {
   char c;
   std::error_code ec;
   while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
-    if (asio::read(socket, asio::buffer(&c, 1), ec) != 1)
-      return {};
+    if (asio::read(socket, asio::buffer(&c, 1), ec) != 1) return {};
     head += c;
   }
   return head;
@@ -210,16 +200,14 @@ std::string bin(const std::string& program) {
 }
 
 process_result run(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
-  if (argv.at(0).find('/') == std::string::npos)
-    argv[0] = bin(argv[0]);
+  if (argv.at(0).find('/') == std::string::npos) argv[0] = bin(argv[0]);
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(a.data());
   args.push_back(nullptr);
 
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe");
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0); // its own process group, so that a timeout kills what it started too
@@ -246,11 +234,9 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
       kill(pid, SIGKILL);
       break;
     }
-    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR)
-      break;
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char chunk[4096];
       auto n = read(fds[i].fd, chunk, sizeof chunk);
       if (n > 0) {
@@ -263,16 +249,13 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
     }
   }
   for (auto& f : fds)
-    if (f.fd >= 0)
-      close(f.fd);
+    if (f.fd >= 0) close(f.fd);
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
   result.max_rss_kb = usage.ru_maxrss;
-  if (WIFEXITED(status))
-    result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    result.signal = WTERMSIG(status);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
 }
 

@@ -36,8 +36,7 @@ std::vector<std::string> split_words(std::string_view text) {
   std::vector<std::string> words;
   for (std::size_t i = 0; i < text.size();) {
     auto start = text.find_first_not_of(" \t", i);
-    if (start == std::string_view::npos)
-      break;
+    if (start == std::string_view::npos) break;
     auto stop = std::min(text.find_first_of(" \t", start), text.size());
     words.emplace_back(text.substr(start, stop - start));
     i = stop;
@@ -61,24 +60,21 @@ timed_args parse_args(int argc, char** argv) {
     } else if (arg == "--no-server") {
       out.start_server = false;
     } else if (arg == "--" || arg.substr(0, 2) != "--") {
-      if (arg != "--")
-        out.command.emplace_back(arg);
+      if (arg != "--") out.command.emplace_back(arg);
       for (auto& word : args.rest())
         out.command.push_back(std::move(word));
     } else {
       args.fail("unknown option " + std::string(arg));
     }
   }
-  if (out.command.empty())
-    args.fail("missing the command to run");
+  if (out.command.empty()) args.fail("missing the command to run");
   return out;
 }
 
 std::string directory_of_this_program() {
   char path[PATH_MAX];
   auto n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0)
-    return ".";
+  if (n <= 0) return ".";
   std::string s(path, static_cast<std::size_t>(n));
   return s.substr(0, s.rfind('/'));
 }
@@ -98,11 +94,9 @@ pid_t start(const std::vector<std::string>& words, int out_fd, int& error) {
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-      _exit(127);
+    if (getppid() != parent) _exit(127);
     signal(SIGINT, SIG_DFL);
-    if (out_fd >= 0)
-      dup2(out_fd, STDOUT_FILENO);
+    if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
     execvp(argv[0], argv.data());
     int e = errno;
     (void)!write(report[1], &e, sizeof e);
@@ -132,12 +126,10 @@ std::string wait_until_listening(int fd, std::string& output) {
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      return {};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
     char chunk[512];
     auto n = read(fd, chunk, sizeof chunk);
-    if (n <= 0)
-      return {};
+    if (n <= 0) return {};
     output.append(chunk, static_cast<std::size_t>(n));
   }
 }
@@ -155,8 +147,7 @@ std::string stop_server(pid_t pid, int fd, std::string output) {
     }
     char chunk[512];
     auto n = read(fd, chunk, sizeof chunk);
-    if (n <= 0)
-      break;
+    if (n <= 0) break;
     output.append(chunk, static_cast<std::size_t>(n));
   }
   waitpid(pid, nullptr, 0);
@@ -210,8 +201,7 @@ int main(int argc, char* argv[]) {
   if (child < 0) {
     std::fprintf(stderr, "timed: cannot run '%s': %s\n", args.command[0].c_str(),
                  std::strerror(error));
-    if (server > 0)
-      stop_server(server, server_out, {});
+    if (server > 0) stop_server(server, server_out, {});
     return 127;
   }
   int status = 0;

@@ -23,20 +23,17 @@ server::options parse_options(int argc, char** argv) {
     auto arg = args.next();
     if (arg == "--host") {
       opts.host = args.value();
-      if (opts.host == "localhost")
-        opts.host = "127.0.0.1";
+      if (opts.host == "localhost") opts.host = "127.0.0.1";
       std::error_code ec;
       asio::ip::make_address(opts.host, ec);
-      if (ec)
-        args.fail("--host must be an IP address such as 127.0.0.1, not '" + opts.host + "'");
+      if (ec) args.fail("--host must be an IP address such as 127.0.0.1, not '" + opts.host + "'");
     } else if (arg == "--port") {
       opts.port = static_cast<std::uint16_t>(args.number(args.value(), "--port", 0, 65535));
     } else if (arg == "--max-delay") {
       opts.max_delay = static_cast<unsigned>(args.number(args.value(), "--max-delay", 0, 3600));
     } else if (arg == "--delay-unit") {
       auto unit = args.value();
-      if (unit != "s" && unit != "ms")
-        args.fail("--delay-unit must be s or ms");
+      if (unit != "s" && unit != "ms") args.fail("--delay-unit must be s or ms");
       opts.delay_unit = std::chrono::milliseconds(unit == "s" ? 1000 : 1);
     } else if (arg == "--seed") {
       opts.seed = args.number(args.value(), "--seed", 0, UINT64_MAX);

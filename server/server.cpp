@@ -52,19 +52,15 @@ constexpr std::string_view busy = "HTTP/1.1 503 Service Unavailable\r\n"
                                   "Server busy\n";
 
 std::string_view hello(bool keep_alive, int minor_version) {
-  if (!keep_alive)
-    return hello_close;
+  if (!keep_alive) return hello_close;
   return minor_version == 0 ? hello_http10_keep_alive : hello_http11;
 }
 
 // The status a malformed request gets; the connection closes after it.
 int status_for(std::error_code ec) {
-  if (ec == http::error::headers_too_large)
-    return 431;
-  if (ec == http::error::unsupported_version)
-    return 505;
-  if (ec == http::error::unsupported_transfer_encoding)
-    return 501;
+  if (ec == http::error::headers_too_large) return 431;
+  if (ec == http::error::unsupported_version) return 505;
+  if (ec == http::error::unsupported_transfer_encoding) return 501;
   return 400;
 }
 
@@ -94,8 +90,7 @@ std::string_view name_of(std::string_view target) {
     target.remove_prefix(std::min(target.find('/'), target.size()));
   }
   target = target.substr(0, target.find('?'));
-  if (target.size() < 2 || target.front() != '/')
-    return {};
+  if (target.size() < 2 || target.front() != '/') return {};
   auto name = target.substr(1);
   return name.find('/') == std::string_view::npos ? name : std::string_view{};
 }
@@ -113,8 +108,7 @@ struct delay_server::connection {
   connection(delay_server& server, tcp::socket s)
       : server(server), socket(std::move(s)), timer(socket.get_executor()),
         parser(server.options_.max_head_bytes), next(server.connections_) {
-    if (next)
-      next->prev = this;
+    if (next) next->prev = this;
     server.connections_ = this;
     auto& st = server.stats_;
     ++st.connections;
@@ -123,8 +117,7 @@ struct delay_server::connection {
 
   ~connection() {
     (prev ? prev->next : server.connections_) = next;
-    if (next)
-      next->prev = prev;
+    if (next) next->prev = prev;
     --server.stats_.open_connections;
   }
 
@@ -132,8 +125,7 @@ struct delay_server::connection {
 
   void consume(std::size_t n) noexcept {
     begin += n;
-    if (begin == end)
-      begin = end = 0;
+    if (begin == end) begin = end = 0;
   }
 
   // Free space after the unconsumed bytes: compacts, or grows up to the head limit when full.
@@ -146,30 +138,33 @@ struct delay_server::connection {
     } else if (end == capacity && capacity < max) {
       auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max));
       auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      if (end > 0)
-        std::memcpy(grown.get(), buffer.get(), end);
+      if (end > 0) std::memcpy(grown.get(), buffer.get(), end);
       buffer = std::move(grown);
       capacity = bigger;
     }
     return asio::buffer(buffer.get() + end, capacity - end);
   }
 
+  // The client has until the idle timeout to send, or to read, what is pending. The watchdog's
+  // clock, read once a tick, is precise enough for that and costs nothing per request.
+  void arm() noexcept { deadline = server.now_ + server.options_.idle_timeout; }
+  void disarm() noexcept { deadline = clock::time_point::max(); }
+
   // Reads more bytes, giving the client until the idle timeout; false when the connection is done.
   asio::awaitable<bool> read_more() {
     auto room = space();
-    if (room.size() == 0)
-      co_return false;
-    deadline = clock::now() + server.options_.idle_timeout;
+    if (room.size() == 0) co_return false;
+    arm();
     auto [ec, n] = co_await socket.async_read_some(room, use_tuple);
-    deadline = clock::time_point::max();
+    disarm();
     end += n;
     co_return !ec;
   }
 
   asio::awaitable<bool> write(std::string_view bytes) {
-    deadline = clock::now() + server.options_.idle_timeout;
+    arm();
     auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_tuple);
-    deadline = clock::time_point::max();
+    disarm();
     co_return !ec;
   }
 
@@ -187,11 +182,10 @@ struct delay_server::connection {
   // the connection and destroy a response the client has not read yet.
   asio::awaitable<void> linger() {
     char sink[256];
-    deadline = clock::now() + std::min<std::chrono::milliseconds>(server.options_.idle_timeout, 1s);
+    deadline = server.now_ + std::min<std::chrono::milliseconds>(server.options_.idle_timeout, 1s);
     for (;;) {
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
-      if (ec)
-        break;
+      if (ec) break;
     }
   }
 
@@ -201,10 +195,8 @@ struct delay_server::connection {
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, end - begin));
       consume(n);
       bytes -= n;
-      if (bytes == 0)
-        co_return true;
-      if (!co_await read_more())
-        co_return false;
+      if (bytes == 0) co_return true;
+      if (!co_await read_more()) co_return false;
     }
   }
 
@@ -238,8 +230,7 @@ delay_server::~delay_server() = default;
 
 void delay_server::start() {
   asio::co_spawn(io_, accept(), [](std::exception_ptr e) {
-    if (e)
-      std::rethrow_exception(e);
+    if (e) std::rethrow_exception(e);
   });
   watch();
 }
@@ -257,16 +248,15 @@ void delay_server::stop() {
 
 // Closes connections that have been idle, or slow to send or to read, past the idle timeout.
 void delay_server::watch() {
+  now_ = clock::now();
   auto tick = std::clamp<std::chrono::milliseconds>(options_.idle_timeout / 4, 10ms, 1000ms);
   watchdog_.expires_after(tick);
   watchdog_.async_wait([this](std::error_code ec) {
-    if (ec || stopping_)
-      return;
+    if (ec || stopping_) return;
     auto now = clock::now();
     std::error_code ignored;
     for (auto* c = connections_; c; c = c->next)
-      if (c->deadline <= now)
-        c->socket.close(ignored);
+      if (c->deadline <= now) c->socket.close(ignored);
     watch();
   });
 }
@@ -276,8 +266,7 @@ asio::awaitable<void> delay_server::accept() {
   bool warned = false;
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-    if (stopping_)
-      break;
+    if (stopping_) break;
     if (is_out_of_descriptors(ec)) {
       if (!warned)
         std::fprintf(stderr, "server: accept: %s with %zu connections open; raise `ulimit -n`\n",
@@ -287,8 +276,7 @@ asio::awaitable<void> delay_server::accept() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (ec)
-      continue; // the client gave up before we accepted it
+    if (ec) continue; // the client gave up before we accepted it
     if (stats_.open_connections >= options_.max_connections) {
       ++stats_.rejected;
       socket.non_blocking(true, ec);
@@ -298,8 +286,7 @@ asio::awaitable<void> delay_server::accept() {
     socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(io_, serve(std::move(socket)), [](std::exception_ptr e) {
       try {
-        if (e)
-          std::rethrow_exception(e);
+        if (e) std::rethrow_exception(e);
       } catch (const std::exception& x) {
         std::fprintf(stderr, "server: connection: %s\n", x.what());
       }
@@ -317,8 +304,14 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
       co_await c.write_error(status_for(ec), false);
       break;
     }
-    if (head == 0) {
-      open = co_await c.read_more();
+    if (head == 0) { // wait for more of the request, for at most the idle timeout
+      auto room = c.space();
+      if (room.size() == 0) break;
+      c.arm();
+      auto [error, n] = co_await c.socket.async_read_some(room, use_tuple);
+      c.disarm();
+      c.end += n;
+      open = !error;
       continue;
     }
     c.consume(head);
@@ -333,28 +326,30 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
     auto name = name_of(request.target);
     if (request.content_length > max_body_bytes) {
       open = co_await c.write_error(413, false);
-    } else if (!co_await c.skip(request.content_length)) {
+    } else if (request.content_length > 0 && !co_await c.skip(request.content_length)) {
       open = false;
     } else if (request.method != "GET") {
       open = co_await c.write_error(405, keep_alive);
     } else if (name.empty()) {
       open = co_await c.write_error(404, keep_alive);
     } else {
-      if (on_request)
-        on_request(name);
+      if (on_request) on_request(name);
       if (auto delay = delays_.next(); delay > 0ms) {
         c.timer.expires_after(delay);
         auto [cancelled] = co_await c.timer.async_wait(use_tuple);
-        if (cancelled)
-          break;
+        if (cancelled) break;
       }
-      open = co_await c.write(hello(keep_alive && !stopping_, request.minor_version)) && keep_alive;
+      keep_alive = keep_alive && !stopping_;
+      c.arm();
+      auto [error, n] = co_await asio::async_write(
+          c.socket, asio::buffer(hello(keep_alive, request.minor_version)), use_tuple);
+      c.disarm();
+      open = !error && keep_alive;
     }
   }
   std::error_code ignored;
   c.socket.shutdown(tcp::socket::shutdown_send, ignored);
-  if (!stopping_ && !ignored)
-    co_await c.linger();
+  if (!stopping_ && !ignored) co_await c.linger();
 }
 
 } // namespace server

@@ -93,6 +93,7 @@ private:
   stats stats_;
   connection* connections_ = nullptr; // an intrusive list, for the watchdog and stop()
   asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point now_; // the watchdog's clock, read once a tick
   bool stopping_ = false;
 };
 

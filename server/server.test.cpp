@@ -44,10 +44,8 @@ public:
       auto used = parser.parse(pending_, ec);
       raw.append(pending_, 0, used);
       pending_.erase(0, used);
-      if (ec || parser.done())
-        return raw;
-      if (!receive())
-        return raw + pending_;
+      if (ec || parser.done()) return raw;
+      if (!receive()) return raw + pending_;
     }
   }
 
@@ -57,12 +55,10 @@ public:
 private:
   bool receive() {
     pollfd p{socket_.native_handle(), POLLIN, 0};
-    if (poll(&p, 1, 10'000) <= 0)
-      return false;
+    if (poll(&p, 1, 10'000) <= 0) return false;
     char chunk[4096];
     auto n = ::recv(socket_.native_handle(), chunk, sizeof chunk, 0);
-    if (n <= 0)
-      return false;
+    if (n <= 0) return false;
     pending_.append(chunk, static_cast<std::size_t>(n));
     return true;
   }

@@ -51,15 +51,26 @@ void* counted(std::size_t n) {
 
 } // namespace
 
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
+void* operator new(std::size_t n) {
+  return counted(n);
+}
+void* operator new[](std::size_t n) {
+  return counted(n);
+}
 void operator delete(void* p) noexcept {
-  if (p) live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
+  if (p)
+    live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
   std::free(p);
 }
-void operator delete[](void* p) noexcept { operator delete(p); }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
+void operator delete[](void* p) noexcept {
+  operator delete(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  operator delete(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  operator delete(p);
+}
 
 namespace {
 
@@ -75,8 +86,10 @@ awaitable<int> operation(int i) {
 
 awaitable<void> bounded_run(int n, long long& sum) {
   auto ex = co_await asio::this_coro::executor;
-  auto results = bounded::as_completed(ex, std::views::iota(0, n) | std::views::transform(operation), limit);
-  while (auto r = co_await results.async_next(use_awaitable)) sum += std::get<1>(*r);
+  auto results =
+      bounded::as_completed(ex, std::views::iota(0, n) | std::views::transform(operation), limit);
+  while (auto r = co_await results.async_next(use_awaitable))
+    sum += std::get<1>(*r);
 }
 
 awaitable<void> eager_run(int n, long long& sum) {
@@ -103,11 +116,13 @@ awaitable<void> group_run(int n, long long& sum) {
   using op = decltype(asio::co_spawn(ex, operation(0), asio::deferred));
   std::vector<op> ops;
   ops.reserve(n);
-  for (int i = 0; i < n; ++i) ops.push_back(asio::co_spawn(ex, operation(i), asio::deferred));
+  for (int i = 0; i < n; ++i)
+    ops.push_back(asio::co_spawn(ex, operation(i), asio::deferred));
   auto [order, exceptions, values] =
       co_await asio::experimental::make_parallel_group(std::move(ops))
           .async_wait(asio::experimental::wait_for_all(), use_awaitable);
-  for (int v : values) sum += v;
+  for (int v : values)
+    sum += v;
 }
 #endif
 
@@ -133,7 +148,8 @@ template <awaitable<void> (*Run)(int, long long&)> void measure(benchmark::State
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-  for (int n : {1'000, 10'000, 100'000, 1'000'000}) b->Arg(n);
+  for (int n : {1'000, 10'000, 100'000, 1'000'000})
+    b->Arg(n);
   b->Unit(benchmark::kMillisecond);
 }
 

@@ -30,8 +30,7 @@ std::atomic<long long> peak_bytes{0};
 
 void* counted(std::size_t n) {
   void* p = std::malloc(n == 0 ? 1 : n);
-  if (!p)
-    throw std::bad_alloc();
+  if (!p) throw std::bad_alloc();
   ++allocations;
   auto now = live_bytes += static_cast<long long>(malloc_usable_size(p));
   for (auto peak = peak_bytes.load(); now > peak && !peak_bytes.compare_exchange_weak(peak, now);) {
@@ -40,8 +39,7 @@ void* counted(std::size_t n) {
 }
 
 void uncounted(void* p) noexcept {
-  if (!p)
-    return;
+  if (!p) return;
   live_bytes -= static_cast<long long>(malloc_usable_size(p));
   std::free(p);
 }
@@ -95,8 +93,7 @@ run_figures run_trivial(long long n, std::size_t limit) {
     auto s = bounded::as_completed(ex, ops, limit);
     std::function<void()> next = [&] {
       s.async_next([&](std::exception_ptr, std::optional<std::tuple<>> v) {
-        if (!v)
-          return;
+        if (!v) return;
         ++results;
         next();
       });
@@ -161,8 +158,7 @@ TEST(Allocations, TheStateComesFromTheGivenAllocator) {
   auto before = count;
   std::function<void()> next = [&] {
     s.async_next([&](std::exception_ptr, std::optional<std::tuple<>> v) {
-      if (v)
-        next();
+      if (v) next();
     });
   };
   next();

@@ -100,8 +100,7 @@ public:
     stream_.async_next([this](std::exception_ptr e, std::optional<typename Stream::value_type> v) {
       waiting_ = false;
       error = e;
-      if (v)
-        values.push_back(std::move(*v));
+      if (v) values.push_back(std::move(*v));
       ended = !e && !v;
     });
   }
@@ -163,8 +162,7 @@ TEST(AsCompleted, HandsOutResultsInCompletionOrder) {
   for (int id : {2, 0, 1}) {
     in.ops.finish(id, {}, id * 10);
     poll(io);
-    if (!r.waiting() && !r.ended)
-      r.ask();
+    if (!r.waiting() && !r.ended) r.ask();
     poll(io);
   }
   EXPECT_EQ(r.values,
@@ -279,8 +277,7 @@ TEST(AsCompleted, DeliversEveryResultExactlyOnceInAnyOrder) {
       in.ops.finish(id, {}, id);
     }
     poll(io);
-    if (!r.waiting() && !r.ended)
-      r.ask();
+    if (!r.waiting() && !r.ended) r.ask();
     poll(io);
     ASSERT_LE(s.outstanding(), 16u);
   }
@@ -470,8 +467,7 @@ TEST(AsCompleted, AnInputThatThrowsEndsTheStreamAfterWhatRuns) {
   asio::io_context io;
   manual_ops ops;
   auto faulty = std::views::iota(0, 10) | std::views::transform([&](int i) {
-                  if (i == 3)
-                    throw std::runtime_error("input broke at 3");
+                  if (i == 3) throw std::runtime_error("input broke at 3");
                   return ops.make(i);
                 });
   auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), faulty, 3);
@@ -536,8 +532,7 @@ TEST(AsCompleted, RunsDeferredOperationsAndDeducesTheirSignature) {
   std::function<void()> next = [&] {
     s.async_next([&](std::exception_ptr e, std::optional<std::error_code> ec) {
       ASSERT_FALSE(e);
-      if (!ec)
-        return;
+      if (!ec) return;
       ok += !*ec;
       next();
     });

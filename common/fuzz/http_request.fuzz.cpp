@@ -27,8 +27,7 @@ constexpr std::size_t min_head_limit_bytes = 16; // up to 16 << 7 = 2048
 constexpr std::string_view head_end = "\r\n\r\n";
 
 void check(bool invariant) {
-  if (!invariant)
-    __builtin_trap();
+  if (!invariant) __builtin_trap();
 }
 
 // True when `part` lies within `whole`.
@@ -71,8 +70,7 @@ public:
       pending_.append(stream.substr(at, n));
       at += n;
       drain();
-      if (out_.ec || at == stream.size())
-        break;
+      if (out_.ec || at == stream.size()) break;
     }
     return out_;
   }
@@ -85,8 +83,7 @@ private:
       pending_.erase(0, skipped);
       body_left_ -= skipped;
       out_.consumed += skipped;
-      if (body_left_ > 0)
-        return;
+      if (body_left_ > 0) return;
 
       common::http::request req;
       std::string_view data = pending_;
@@ -98,16 +95,14 @@ private:
         out_.consumed = 0; // depends on the reads
         return;
       }
-      if (size == 0)
-        return;
+      if (size == 0) return;
       check_head(data.substr(0, size), req);
       out_.requests.push_back({size, std::string(req.method), std::string(req.target),
                                req.minor_version, req.keep_alive, req.content_length});
       pending_.erase(0, size);
       out_.consumed += size;
       body_left_ = req.content_length;
-      if (!reuse_)
-        parser_ = request_parser(max_head_);
+      if (!reuse_) parser_ = request_parser(max_head_);
     }
   }
 
@@ -132,8 +127,7 @@ private:
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < config_bytes)
-    return 0;
+  if (size < config_bytes) return 0;
   std::string_view stream(reinterpret_cast<const char*>(data) + config_bytes, size - config_bytes);
   auto split = stream.size() * data[0] / 255;
   auto piece = data[1] % max_piece_bytes + 1;

@@ -31,8 +31,7 @@ constexpr int min_final_status = 200; // 1xx responses are interim and never rep
 constexpr int max_status = 999;
 
 void check(bool invariant) {
-  if (!invariant)
-    __builtin_trap();
+  if (!invariant) __builtin_trap();
 }
 
 struct response {
@@ -61,8 +60,7 @@ struct reads {
 class connection {
 public:
   connection(response_parser::limits limits, bool reuse) : limits_(limits), reuse_(reuse) {
-    if (reuse_)
-      parser_.reset(); // as the client does before every response
+    if (reuse_) parser_.reset(); // as the client does before every response
   }
 
   outcome run(std::string_view stream, reads cut, bool eof) {
@@ -72,14 +70,12 @@ public:
       pending_.append(stream.substr(at, n));
       at += n;
       drain();
-      if (out_.ec || at == stream.size())
-        break;
+      if (out_.ec || at == stream.size()) break;
     }
     if (eof && !out_.ec && !parser_.done()) {
       parser_.parse_eof(out_.ec);
       check_parser();
-      if (parser_.done())
-        finish_response();
+      if (parser_.done()) finish_response();
     }
     if (out_.ec) {
       out_.unfinished = {};
@@ -100,8 +96,7 @@ private:
       pending_.erase(0, used);
       out_.consumed += used;
       check_parser();
-      if (out_.ec || !parser_.done())
-        return;
+      if (out_.ec || !parser_.done()) return;
       finish_response();
     }
   }
@@ -114,8 +109,7 @@ private:
     }
     if (parser_.done()) {
       check(parser_.status() >= min_final_status && parser_.status() <= max_status);
-      if (parser_.status() == 204 || parser_.status() == 304)
-        check(parser_.body().empty());
+      if (parser_.status() == 204 || parser_.status() == 304) check(parser_.body().empty());
     }
   }
 
@@ -138,8 +132,7 @@ private:
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < config_bytes)
-    return 0;
+  if (size < config_bytes) return 0;
   std::string_view stream(reinterpret_cast<const char*>(data) + config_bytes, size - config_bytes);
   auto split = stream.size() * data[0] / 255;
   auto piece = data[1] % max_piece_bytes + 1;

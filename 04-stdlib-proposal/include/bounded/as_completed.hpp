@@ -156,8 +156,7 @@ public:
   }
 
   void reset() noexcept {
-    if (auto* ops = std::exchange(ops_, nullptr))
-      ops->free(target_, storage_);
+    if (auto* ops = std::exchange(ops_, nullptr)) ops->free(target_, storage_);
   }
 
 private:
@@ -281,8 +280,7 @@ public:
       stop(e);
     } else {
       s.result.emplace(std::move(value));
-      if constexpr (Order == order::completion)
-        push_ready(index);
+      if constexpr (Order == order::completion) push_ready(index);
     }
     deliver();
   }
@@ -290,21 +288,18 @@ public:
   // An operation's handler was destroyed without being called: its initiation threw, or its
   // execution context shut down. Either way it will never complete.
   void abandon(std::uint32_t index) {
-    if (!slots_[index].busy)
-      return;
+    if (!slots_[index].busy) return;
     --in_flight_;
     slots_[index].busy = false;
     release(index);
-    if (starting_)
-      return; // start() reports the initiation's exception
+    if (starting_) return; // start() reports the initiation's exception
     stopping_ = input_done_ = true;
     if (!error_)
       error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
     if (in_flight_ == 0 && waiter_) {
       // Nothing is left to complete it, and its executor is shutting down: destroy it (and the
       // consumer waiting in it) rather than resume it.
-      if (waiter_slot_.is_connected())
-        waiter_slot_.clear();
+      if (waiter_slot_.is_connected()) waiter_slot_.clear();
       waiter_slot_ = {};
       waiter_.reset();
     }
@@ -390,8 +385,7 @@ private:
   // Frees a slot whose result, if any, will not be handed out.
   void release(std::uint32_t index) {
     slots_[index].result.reset();
-    if constexpr (Order == order::completion)
-      free_.push_back(index);
+    if constexpr (Order == order::completion) free_.push_back(index);
   }
 
   void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
@@ -433,17 +427,14 @@ private:
 
   // Completes the waiting consumer if there is an answer for it.
   void deliver() {
-    if (!waiter_)
-      return;
-    if (ready_count() == 0 && !finished())
-      return;
+    if (!waiter_) return;
+    if (ready_count() == 0 && !finished()) return;
     auto [error, value] = take();
     complete_waiter(error, std::move(value));
   }
 
   void complete_waiter(std::exception_ptr error, std::optional<value_type> value = std::nullopt) {
-    if (waiter_slot_.is_connected())
-      waiter_slot_.clear();
+    if (waiter_slot_.is_connected()) waiter_slot_.clear();
     waiter_slot_ = {};
     waiter_(error, std::move(value));
   }
@@ -451,12 +442,10 @@ private:
   // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
   // the operations in flight have finished.
   void stop(std::exception_ptr error) {
-    if (error && !error_ && !stopping_)
-      error_ = error;
+    if (error && !error_ && !stopping_) error_ = error;
     stopping_ = input_done_ = true;
     for (auto& s : slots_)
-      if (s.busy)
-        s.cancel.emit(asio::cancellation_type::terminal);
+      if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
     deliver();
   }
 
@@ -500,8 +489,7 @@ public:
       : state_(std::move(other.state_)), index_(other.index_) {}
   operation_handler& operator=(operation_handler&&) = delete;
   ~operation_handler() {
-    if (state_)
-      state_->abandon(index_);
+    if (state_) state_->abandon(index_);
   }
 
   executor_type get_executor() const noexcept { return state_->executor(); }
@@ -606,8 +594,7 @@ public:
   /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
   /// then ends (with `std::nullopt`) once every operation has finished.
   void cancel() {
-    if (state_)
-      state_->cancel();
+    if (state_) state_->cancel();
   }
 
   /// The limit.
@@ -621,14 +608,12 @@ public:
 
 private:
   static std::size_t checked(std::size_t limit) {
-    if (limit == 0)
-      throw std::invalid_argument("bounded: limit must be at least 1");
+    if (limit == 0) throw std::invalid_argument("bounded: limit must be at least 1");
     return limit;
   }
 
   void release() {
-    if (auto s = std::move(state_))
-      s->detach();
+    if (auto s = std::move(state_)) s->detach();
   }
 
   std::shared_ptr<state_type> state_;
