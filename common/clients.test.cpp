@@ -126,6 +126,22 @@ TEST_P(AsyncClient, SaysWhichLimitTheFileDescriptorsAllow) {
       << r.err;
 }
 
+TEST_P(AsyncClient, ShowsProgressWhenAsked) {
+  // 1,000 requests one at a time, each delayed 0-3 ms: well over the one second between reports.
+  auto options = short_delays();
+  options.max_delay = 3;
+  running_server server(options);
+  auto r = run({"/bin/sh", "-c",
+                std::string("PROGRESS=1 exec ") + common::testing::bin(GetParam()) +
+                    " 1000 --limit 1 --url " + server.url()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("progress: [0-9]+ s, [0-9]+ of 1000 requests \\([0-9.]+%\\), [0-9]+/s, "
+                        "RSS [0-9.]+ MB, 0 failed, ETA [0-9:]+\n")))
+      << r.err;
+  EXPECT_NE(r.err.find("\n1000 requests: ok 1000, failed 0\n"), std::string::npos) << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Stages, AsyncClient,
                          ::testing::Values("client-async-sem", "client-async-as-completed",
                                            "client-async-proposal"),

@@ -1,8 +1,73 @@
 #include "common/summary.hpp"
 
+#include "common/resources.hpp"
+
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include <unistd.h>
 
 namespace common {
+namespace {
+
+using std::chrono::steady_clock;
+constexpr auto progress_interval = std::chrono::seconds(1);
+
+// Progress is shown on a terminal, unless PROGRESS=0; PROGRESS=1 shows it anywhere, as lines.
+enum class progress_mode { off, terminal, lines };
+
+progress_mode progress_wanted() {
+  const char* env = std::getenv("PROGRESS");
+  if (env && std::strcmp(env, "0") == 0) return progress_mode::off;
+  if (env && std::strcmp(env, "1") == 0)
+    return isatty(STDERR_FILENO) ? progress_mode::terminal : progress_mode::lines;
+  return isatty(STDERR_FILENO) ? progress_mode::terminal : progress_mode::off;
+}
+
+std::string duration(double seconds) {
+  auto s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  return text;
+}
+
+} // namespace
+
+summary::summary(std::uint64_t requests) : requests_(requests) {
+  if (auto mode = progress_wanted(); mode != progress_mode::off && requests > 0)
+    progress_ = std::jthread([this, mode](std::stop_token stop) {
+      show_progress(stop, mode == progress_mode::terminal);
+    });
+}
+
+summary::~summary() = default;
+
+void summary::show_progress(std::stop_token stop, bool terminal) {
+  std::mutex m;
+  std::condition_variable_any wake;
+  auto start = steady_clock::now();
+  for (;;) {
+    std::unique_lock lock(m);
+    if (wake.wait_for(lock, stop, progress_interval, [] { return false; }) || stop.stop_requested())
+      break;
+    double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
+    auto done = ok() + failed();
+    double rate = done / elapsed;
+    auto eta = rate > 0 ? duration((requests_ - done) / rate) : std::string("?");
+    std::fprintf(stderr,
+                 "%sprogress: %.0f s, %llu of %llu requests (%.1f%%), %.0f/s, RSS %.1f MB, "
+                 "%llu failed, ETA %s%s",
+                 terminal ? "\r\033[K" : "", elapsed, static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(requests_), 100.0 * done / requests_, rate,
+                 current_rss_kb() / 1024.0, static_cast<unsigned long long>(failed()), eta.c_str(),
+                 terminal ? "" : "\n");
+  }
+  if (terminal) std::fprintf(stderr, "\r\033[K"); // leave the terminal as the run found it
+}
 
 std::string describe_failure(const response& r) {
   if (!r.error) return "status: HTTP " + std::to_string(r.status);
@@ -13,27 +78,35 @@ std::string describe_failure(const response& r) {
 }
 
 void summary::add(const response& r) {
-  if (r)
+  if (r) {
     add_ok();
-  else if (failed_++ == 0)
-    first_failure_ = describe_failure(r);
+    return;
+  }
+  if (failed() == 0) first_failure_ = describe_failure(r);
+  count_failure();
 }
 
 void summary::add_failure(std::string_view step, std::string_view reason) {
-  if (failed_++ == 0) first_failure_.append(step).append(": ").append(reason);
+  if (failed() == 0) first_failure_.append(step).append(": ").append(reason);
+  count_failure();
 }
 
 std::string summary::line() const {
-  auto text = std::to_string(requests_) + " requests: ok " + std::to_string(ok_) + ", failed " +
-              std::to_string(failed_);
-  if (ok_ + failed_ < requests_) text += ", not made " + std::to_string(requests_ - ok_ - failed_);
-  if (failed_ > 0) text += " (first failure: " + first_failure_ + ")";
+  auto ok = this->ok(), failed = this->failed();
+  auto text = std::to_string(requests_) + " requests: ok " + std::to_string(ok) + ", failed " +
+              std::to_string(failed);
+  if (ok + failed < requests_) text += ", not made " + std::to_string(requests_ - ok - failed);
+  if (failed > 0) text += " (first failure: " + first_failure_ + ")";
   return text;
 }
 
-int summary::print() const {
+int summary::print() {
+  if (progress_.joinable()) {
+    progress_.request_stop();
+    progress_.join();
+  }
   std::fprintf(stderr, "%s\n", line().c_str());
-  return ok_ == requests_ ? 0 : 1;
+  return ok() == requests_ ? 0 : 1;
 }
 
 } // namespace common
