@@ -13,6 +13,7 @@ namespace common {
 /// Counts the outcomes of a run's requests and reports them in one line on stderr.
 class summary {
 public:
+  /// Starts a run with nothing counted yet.
   /// @param requests how many requests the run was asked to make (the article's N)
   explicit summary(std::uint64_t requests) noexcept : requests_(requests) {}
 
