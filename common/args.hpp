@@ -9,11 +9,15 @@
 #include <string_view>
 #include <vector>
 
+/// What every program shares and no step of the article is about: command lines, URLs, the HTTP
+/// codec and session, the summary line, process limits.
 namespace common {
 
 /// Walks argv, accepting `--name value` and `--name=value`.
 class arguments {
 public:
+  /// Takes the command line and the two lines a usage error prints.
+  /// @param argc,argv the command line, as main() received it
   /// @param usage what follows the program name on the `Usage:` line
   /// @param example what follows the program name on the `Example:` line
   arguments(int argc, char** argv, std::string usage, std::string example);
@@ -60,7 +64,7 @@ struct client_args {
   std::uint64_t memory_limit = 0;               ///< bytes of address space; 0 means no cap
 };
 
-/// The options a client takes besides N, --url and --timeout, which all take.
+/// The options a client takes besides N, `--url` and `--timeout`, which all take.
 struct client_options {
   std::optional<std::size_t> limit; ///< --limit L, with this default; none for a serial client
   bool memory_limit = false;        ///< --memory-limit SIZE

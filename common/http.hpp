@@ -8,6 +8,7 @@
 #include <string_view>
 #include <system_error>
 
+/// The HTTP/1.1 codec: a request-head parser for the server, a response parser for the clients.
 namespace common::http {
 
 /// What can be wrong with an HTTP message.
@@ -49,6 +50,7 @@ struct request {
 /// has looked, so a head that trickles in byte by byte costs linear time.
 class request_parser {
 public:
+  /// Creates a parser for the request heads of one connection.
   /// @param max_head_bytes the largest head accepted (request line and headers)
   explicit request_parser(std::size_t max_head_bytes = 8192) noexcept : max_head_(max_head_bytes) {}
 
@@ -73,6 +75,7 @@ public:
 
   /// Creates a parser ready for the first response.
   explicit response_parser(limits l) noexcept : limits_(l) {}
+  /// Creates a parser with the default limits.
   response_parser() noexcept : response_parser(limits{}) {}
 
   /// Gets ready for the next response on the same connection.

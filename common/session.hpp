@@ -34,8 +34,11 @@ class session {
 public:
   /// Resolves the URL's host (blocking, once); throws std::system_error when it cannot.
   session(asio::any_io_executor executor, const url_template& url, session_options options = {});
+  /// Closes every connection and stops the watchdog.
   ~session();
+  /// Not copyable: the connections belong to one session.
   session(const session&) = delete;
+  /// Not copyable.
   session& operator=(const session&) = delete;
 
   /// GETs `url`, which must have this session's scheme, host and port. The URL is taken by value

@@ -21,6 +21,7 @@ namespace common {
 /// The counters are written by one thread only, the one making the requests.
 class summary {
 public:
+  /// Starts a run with nothing counted yet.
   /// @param requests how many requests the run was asked to make (the article's N)
   explicit summary(std::uint64_t requests);
   ~summary();

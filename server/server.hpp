@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+/// The article's delay server.
 namespace server {
 
 /// How the server listens and how long it makes each request wait.
@@ -45,6 +46,7 @@ struct stats {
 /// max_delay, uniformly, from a seeded generator.
 class delays {
 public:
+  /// Seeds the generator with `opts.seed`, or from std::random_device when there is none.
   explicit delays(const options& opts);
   /// The next request's delay.
   std::chrono::milliseconds next() { return distribution_(random_) * unit_; }
@@ -60,8 +62,12 @@ class delay_server {
 public:
   /// Opens and binds the listening socket; throws std::system_error (e.g. address in use).
   delay_server(asio::io_context& io, options opts);
+  /// Call stop() and let the io_context's run() return first: the connections' coroutines use
+  /// the server.
   ~delay_server();
+  /// Not copyable: the connections' coroutines refer to this server.
   delay_server(const delay_server&) = delete;
+  /// Not copyable.
   delay_server& operator=(const delay_server&) = delete;
 
   /// Starts accepting connections.

@@ -554,7 +554,10 @@ public:
       : state_(std::allocate_shared<state_type>(allocator, executor, std::move(range),
                                                 checked(limit), policy, allocator)) {}
 
+  /// Takes over the other stream's operations; the moved-from stream may only be destroyed or
+  /// assigned to.
   stream(stream&&) noexcept = default;
+  /// Releases this stream's operations as the destructor does, then takes over the other's.
   stream& operator=(stream&& other) noexcept {
     if (this != &other) {
       release();
@@ -562,7 +565,9 @@ public:
     }
     return *this;
   }
+  /// Not copyable: a stream owns the operations it has started.
   stream(const stream&) = delete;
+  /// Not copyable.
   stream& operator=(const stream&) = delete;
 
   /// Cancels the operations still in flight and lets them finish in the background; they touch
