@@ -39,9 +39,9 @@ awaitable<void> print_when_done(Coros coros, std::size_t limit, summary& summary
   auto executor = co_await asio::this_coro::executor;
   auto results = bounded::as_completed(executor, std::move(coros), limit);
   while (auto res = co_await results.async_next(use_awaitable)) {
-    auto& [exception, response] = *res; // fetch() reports failures in its response
+    auto& [exception, outcome] = *res; // fetch() reports failures in the response it returns
     if (exception) std::rethrow_exception(exception);
-    summary.add(response);
+    summary.add(outcome);
   }
 }
 

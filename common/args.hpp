@@ -66,8 +66,8 @@ struct client_args {
 
 /// The options a client takes besides N, `--url` and `--timeout`, which all take.
 struct client_options {
-  std::optional<std::size_t> limit; ///< --limit L, with this default; none for a serial client
-  bool memory_limit = false;        ///< --memory-limit SIZE
+  std::optional<std::size_t> limit; ///< `--limit L`, with this default; none for a serial client
+  bool memory_limit = false;        ///< `--memory-limit SIZE`
 };
 
 /// Parses `PROGRAM N [--limit L] [--url TEMPLATE] [--timeout SECONDS] [--memory-limit SIZE]`.

@@ -2,14 +2,20 @@
 
 #include "common/resources.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
 
 namespace common {
 
+namespace {
+const std::uint64_t rss_at_start_kb = current_rss_kb(); // what the program uses before any request
+} // namespace
+
 void exit_out_of_memory(std::uint64_t created, std::uint64_t total) noexcept {
-  auto bytes_each = created > 0 ? current_rss_kb() * 1024 / created : 0;
+  auto grown_kb = current_rss_kb() - std::min(current_rss_kb(), rss_at_start_kb);
+  auto bytes_each = created > 0 ? grown_kb * 1024 / created : 0;
   std::fprintf(stderr, "out of memory after creating %llu of %llu requests (~%llu bytes each)\n",
                static_cast<unsigned long long>(created), static_cast<unsigned long long>(total),
                static_cast<unsigned long long>(bytes_each));

@@ -70,8 +70,12 @@ int main(int argc, char* argv[]) {
 
     io.run();
     auto& s = server.statistics();
-    std::printf("served %llu requests, peak %zu concurrent connections\n",
+    std::printf("served %llu requests, peak %zu concurrent connections",
                 static_cast<unsigned long long>(s.requests), s.peak_connections);
+    if (opts.max_delay > 0 && s.greeted > 0) // what Little's law needs: L = lambda * W
+      std::printf(", mean delay %.3f s",
+                  std::chrono::duration<double>(s.total_delay).count() / double(s.greeted));
+    std::printf("\n");
     return 0;
   } catch (const std::system_error& e) {
     if (e.code() == asio::error::address_in_use)

@@ -334,7 +334,9 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
       open = co_await c.write_error(404, keep_alive);
     } else {
       if (on_request) on_request(name);
+      ++stats_.greeted;
       if (auto delay = delays_.next(); delay > 0ms) {
+        stats_.total_delay += delay;
         c.timer.expires_after(delay);
         auto [cancelled] = co_await c.timer.async_wait(use_tuple);
         if (cancelled) break;

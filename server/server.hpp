@@ -33,13 +33,15 @@ struct options {
 
 /// What the server has done so far.
 struct stats {
-  std::uint64_t requests = 0;       ///< requests received, whatever their answer
-  std::uint64_t connections = 0;    ///< connections accepted
-  std::size_t open_connections = 0; ///< connections open now
-  std::size_t peak_connections = 0; ///< most connections open at once
-  std::size_t in_flight = 0;        ///< requests being delayed or answered now
-  std::size_t peak_in_flight = 0;   ///< most requests in flight at once
-  std::uint64_t rejected = 0;       ///< connections refused with 503 over max_connections
+  std::uint64_t requests = 0;               ///< requests received, whatever their answer
+  std::uint64_t connections = 0;            ///< connections accepted
+  std::size_t open_connections = 0;         ///< connections open now
+  std::size_t peak_connections = 0;         ///< most connections open at once
+  std::size_t in_flight = 0;                ///< requests being delayed or answered now
+  std::size_t peak_in_flight = 0;           ///< most requests in flight at once
+  std::uint64_t rejected = 0;               ///< connections refused with 503 over max_connections
+  std::uint64_t greeted = 0;                ///< `GET /{name}` requests, answered "Hello, World!"
+  std::chrono::milliseconds total_delay{0}; ///< the delays they were given, added up
 };
 
 /// The article's `randint(0, 3)` seconds: each delay is a whole number of units from 0 to

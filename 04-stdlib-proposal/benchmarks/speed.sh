@@ -41,17 +41,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 say "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 say "Date: $(date -u +%Y-%m-%dT%H:%MZ); runs: $runs x ${seconds} s, median reported"
 
-# Starts our server with ARGS; sets server_pid and server_port.
+# Starts our server with ARGS; sets server_pid and server_port. stop_server sets server_said to
+# its closing line ("served N requests, ..., mean delay D s").
+server_log=$(mktemp)
 start_server() {
-  local log
-  log=$(mktemp)
-  "$bin/server" "$@" >"$log" &
+  "$bin/server" "$@" >"$server_log" &
   server_pid=$!
-  for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
-  server_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$log" | head -n 1)
-  rm -f "$log"
+  for _ in $(seq 100); do grep -q listening "$server_log" && break; sleep 0.05; done
+  server_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$server_log" | head -n 1)
 }
-stop_server() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; }
+stop_server() {
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null || true
+  server_said=$(grep "^served" "$server_log" || true)
+}
 
 nginx_dir=""
 start_nginx() { # one worker answering "Hello, World!" on port $1
@@ -136,8 +139,10 @@ say "  $(echo "$out" | grep "requests: ok")"
 say "  $(echo "$out" | grep "Memory usage")"
 
 # --- 4: Little's law with the article's delays -------------------------------------------------
-# The steady rate is read from the progress lines, between the ramp up and the last `limit`
-# requests; the bound is limit / 1.5 s, the mean of randint(0, 3) seconds.
+# L = lambda * W: with `limit` requests always in flight and a mean delay W, the rate is at most
+# limit / W. W is 1.5 s on average for randint(0, 3) seconds; the server reports the mean of the
+# delays it actually gave. The steady rate is read from the progress lines, between the ramp up
+# and the last `limit` requests.
 steady_rate() { # progress lines on stdin, limit, n -> requests/s between 5 s and the tail
   awk -v limit="$1" -v n="$2" '
     /^progress:/ { t = $2 + 0; d = $4 + 0
@@ -146,9 +151,8 @@ steady_rate() { # progress lines on stdin, limit, n -> requests/s between 5 s an
     END { if (t2 > t1) printf "%.1f", (d2 - d1) / (t2 - t1); else print "0" }'
 }
 say ""
-say "Little's law with the article's delays: steady requests/s against limit / 1.5 s"
+say "Little's law with the article's delays: steady requests/s against limit / mean delay"
 for limit in 1000 10000; do
-  bound=$(awk -v l="$limit" 'BEGIN { printf "%.1f", l / 1.5 }')
   n=$(awk -v l="$limit" -v s="$little_seconds" 'BEGIN { printf "%d", l / 1.5 * s }')
   for prog in client-async-as-completed client-async-proposal; do
     start_server --port 0 --max-delay 3 --delay-unit s --seed 1
@@ -157,7 +161,9 @@ for limit in 1000 10000; do
       --url "http://127.0.0.1:$server_port/{}" 2>"$log" || true
     stop_server
     rate=$(steady_rate "$limit" "$n" <"$log")
-    say "  $prog --limit $limit: $rate/s of $bound/s = $(awk -v r="$rate" -v b="$bound" 'BEGIN { printf "%.2f%%", 100 * r / b }'); $(grep "Memory usage" "$log" | tr '\t' ' ')"
+    mean=$(echo "$server_said" | sed -n 's/.*mean delay \([0-9.]*\) s.*/\1/p')
+    bound=$(awk -v l="$limit" -v w="$mean" 'BEGIN { printf "%.1f", l / w }')
+    say "  $prog --limit $limit: $rate/s of $bound/s (limit / $mean s) = $(awk -v r="$rate" -v b="$bound" 'BEGIN { printf "%.2f%%", 100 * r / b }'); $(grep "Memory usage" "$log" | tr '\t' ' ')"
     rm -f "$log"
   done
 done

@@ -391,9 +391,12 @@ private:
   void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
 
   void discard_ready() {
-    while (ready_count() > 0) {
-      auto index = pop_ready();
-      release(index);
+    if constexpr (Order == order::completion) {
+      while (ready_count() > 0)
+        release(pop_ready());
+    } else { // finished results may wait behind one still running: drop them all
+      for (auto& s : slots_)
+        s.result.reset();
     }
   }
 
