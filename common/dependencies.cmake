@@ -17,8 +17,6 @@ if(NOT ASIO_INCLUDE_DIR)
 endif()
 add_library(asio INTERFACE)
 target_include_directories(asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
-target_compile_definitions(asio INTERFACE
-  ASIO_NO_DEPRECATED) # keep to the current API
 target_link_libraries(asio INTERFACE Threads::Threads)
 add_library(asio::asio ALIAS asio)
 

@@ -487,6 +487,92 @@ TEST(AsCompleted, AnInputThatThrowsEndsTheStreamAfterWhatRuns) {
   EXPECT_TRUE(r.ended);
 }
 
+TEST(AsCompleted, HandsOutTheValueBeforeAFailureItsRefillCaused) {
+  // Limit 1: taking result 0 frees the only place, and pulling operation 1 throws.
+  asio::io_context io;
+  manual_ops ops;
+  auto faulty = std::views::iota(0, 5) | std::views::transform([&](int i) {
+                  if (i == 1) throw std::runtime_error("input broke at 1");
+                  return ops.make(i);
+                });
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), faulty, 1);
+  reader r(s);
+  r.ask();
+  poll(io);
+  ops.finish(0, {}, 0);
+  poll(io);
+  ASSERT_EQ(r.values.size(), 1u) << "the value first";
+  EXPECT_FALSE(r.error);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(what(r.error), "input broke at 1") << "then the failure";
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended) << "then the end";
+}
+
+TEST(InOrder, CountsEveryFinishedResultAsOutstanding) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::in_order<void(std::error_code, int)>(io.get_executor(), in.range(10), 4);
+  reader r(s);
+  r.ask();
+  poll(io);
+  for (int id : {1, 2, 3})
+    in.ops.finish(id, {}, id); // all but the oldest
+  poll(io);
+  EXPECT_EQ(s.outstanding(), 4u);
+  EXPECT_EQ(s.in_flight(), 1u);
+  EXPECT_EQ(in.pulled.size(), 4u) << "three results wait behind the first: no room";
+  EXPECT_TRUE(r.values.empty());
+}
+
+TEST(AsCompleted, ReportsAnOperationThatDropsItsHandler) {
+  asio::io_context io;
+  auto drops = [](auto handler) { auto gone = std::move(handler); }; // never calls it
+  std::vector<decltype(drops)> ops(3, drops);
+  auto s = bounded::as_completed<void(std::error_code)>(io.get_executor(), ops, 2);
+  reader r(s);
+  r.ask();
+  poll(io);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(what(r.error).find("dropped its completion handler"), std::string::npos);
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(io.run(), 0u) << "nothing left waiting";
+}
+
+TEST(AsCompleted, RejectsALimitOfFourBillionPlaces) {
+  if constexpr (sizeof(std::size_t) > 4) {
+    asio::io_context io;
+    input in{.limit = 0};
+    EXPECT_THROW(bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(1),
+                                                                   std::size_t(1) << 32),
+                 std::invalid_argument);
+  }
+}
+
+TEST(AsCompleted, FailFastLooksOnlyAtTheFirstArgument) {
+  // A single pair-valued argument carries no error of its own, whatever the pair holds.
+  asio::io_context io;
+  using pair = std::pair<std::error_code, int>;
+  auto op = [&io](auto handler) {
+    asio::post(io, [h = std::move(handler)]() mutable {
+      std::move(h)(pair{asio::error::connection_reset, 7});
+    });
+  };
+  std::vector<decltype(op)> ops(2, op);
+  auto s = bounded::as_completed<void(pair)>(io.get_executor(), ops, 2, bounded::errors::fail_fast);
+  reader r(s);
+  while (!r.ended && !r.error) {
+    r.ask();
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.values.size(), 2u);
+}
+
 TEST(AsCompleted, RunsCoroutines) {
   asio::io_context io;
   auto job = [&](int i) -> awaitable<int> {

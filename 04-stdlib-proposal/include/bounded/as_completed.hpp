@@ -21,7 +21,9 @@
 #include <asio/post.hpp>
 #include <asio/version.hpp>
 
-#if ASIO_VERSION < 102400
+#if ASIO_VERSION >= 102400
+#include <asio/deferred.hpp>
+#else
 #include <asio/experimental/deferred.hpp>
 #endif
 
@@ -75,7 +77,7 @@ template <class Executor> struct operation_signature<asio::awaitable<void, Execu
 
 #if ASIO_VERSION >= 102400
 template <class Operation>
-struct operation_signature<Operation, std::void_t<asio::completion_signature_of_t<Operation>>> {
+struct operation_signature<Operation, std::enable_if_t<asio::is_deferred<Operation>::value>> {
   using type = asio::completion_signature_of_t<Operation>;
 };
 #else
@@ -96,16 +98,26 @@ template <class R, class A, class B, class... C> struct value_of<R(A, B, C...)> 
   using type = std::tuple<std::decay_t<A>, std::decay_t<B>, std::decay_t<C>...>;
 };
 
-template <class Value> std::exception_ptr error_in(const Value& v) {
-  if constexpr (std::is_same_v<Value, std::exception_ptr>) {
-    return v;
-  } else if constexpr (std::is_same_v<Value, std::error_code>) {
-    return v ? std::make_exception_ptr(std::system_error(v)) : nullptr;
-  } else if constexpr (requires { std::tuple_size<Value>::value; }) {
-    if constexpr (std::tuple_size_v < Value >> 0)
-      return error_in(std::get<0>(v));
+// The error an operation completed with, if any: its first argument, when that is a non-zero
+// std::error_code or a non-null std::exception_ptr. Later arguments are values, whatever they hold.
+template <class Signature> struct first_argument { using type = void; };
+template <class R, class A, class... B> struct first_argument<R(A, B...)> {
+  using type = std::decay_t<A>;
+};
+
+template <class Signature, class Value> std::exception_ptr error_in(const Value& value) {
+  using first = typename first_argument<Signature>::type;
+  if constexpr (std::is_same_v<first, std::exception_ptr> ||
+                std::is_same_v<first, std::error_code>) {
+    const first* argument;
+    if constexpr (std::is_same_v<Value, first>)
+      argument = &value;
     else
-      return nullptr;
+      argument = &std::get<0>(value);
+    if constexpr (std::is_same_v<first, std::exception_ptr>)
+      return *argument;
+    else
+      return *argument ? std::make_exception_ptr(std::system_error(*argument)) : nullptr;
   } else {
     return nullptr;
   }
@@ -219,7 +231,7 @@ public:
 
   const Executor& executor() const noexcept { return executor_; }
   std::size_t limit() const noexcept { return slots_.size(); }
-  std::size_t outstanding() const noexcept { return in_flight_ + ready_count(); }
+  std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
 
   // A consumer asks for the next result. Called on the executor.
@@ -232,7 +244,7 @@ public:
       return;
     }
     fill();
-    if (ready_count() > 0 || finished()) { // an answer now: never complete inside the initiation
+    if (deliverable() || finished()) { // an answer now: never complete inside the initiation
       auto [error, value] = take();
       post_completion(std::forward<Handler>(handler), error, std::move(value));
       return;
@@ -240,8 +252,10 @@ public:
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) {
       slot.assign([self = this->weak_from_this()](asio::cancellation_type) {
-        if (auto s = self.lock())
+        if (auto s = self.lock()) {
           s->stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+          s->deliver();
+        }
       });
       waiter_slot_ = slot;
     }
@@ -257,8 +271,9 @@ public:
 
   // The owner asks to stop: nothing more is started, what runs is cancelled, results are dropped.
   void cancel() {
-    discard_ready();
+    discard_results();
     stop(nullptr);
+    deliver();
   }
 
   // The owner is gone.
@@ -275,11 +290,12 @@ public:
     s.busy = false;
     if (stopping_) {
       release(index);
-    } else if (auto e = policy_ == errors::fail_fast ? error_in(value) : nullptr) {
+    } else if (auto e = policy_ == errors::fail_fast ? error_in<Signature>(value) : nullptr) {
       release(index);
       stop(e);
     } else {
       s.result.emplace(std::move(value));
+      ++finished_;
       if constexpr (Order == order::completion) push_ready(index);
     }
     deliver();
@@ -292,7 +308,10 @@ public:
     --in_flight_;
     slots_[index].busy = false;
     release(index);
-    if (starting_) return; // start() reports the initiation's exception
+    if (starting_) { // start() reports it
+      dropped_while_starting_ = true;
+      return;
+    }
     stopping_ = input_done_ = true;
     if (!error_)
       error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
@@ -317,15 +336,16 @@ private:
   using slot_index_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
 
-  std::size_t ready_count() const noexcept {
-    if constexpr (Order == order::completion) {
-      return ready_size_;
-    } else {
-      return delivered_ < started_ && slots_[delivered_ % limit()].result ? 1 : 0;
-    }
+  // Whether the next result to hand out is there: any finished one, or, in input order, the
+  // oldest one started.
+  bool deliverable() const noexcept {
+    if constexpr (Order == order::completion)
+      return finished_ > 0;
+    else
+      return delivered_ < started_ && slots_[delivered_ % limit()].result.has_value();
   }
 
-  bool finished() const noexcept { return input_done_ && in_flight_ == 0 && ready_count() == 0; }
+  bool finished() const noexcept { return input_done_ && in_flight_ == 0 && !deliverable(); }
 
   bool has_free_slot() const noexcept {
     if constexpr (Order == order::completion)
@@ -370,8 +390,11 @@ private:
       else
         std::move(operation)(operation_handler(this->shared_from_this(), index));
       starting_ = false;
+      if (std::exchange(dropped_while_starting_, false))
+        throw std::system_error(asio::error::operation_aborted,
+                                "bounded: an operation dropped its completion handler");
     } catch (...) {
-      starting_ = false;
+      starting_ = dropped_while_starting_ = false;
       if (slots_[index].busy) { // the handler was not destroyed on the way out
         --in_flight_;
         slots_[index].busy = false;
@@ -384,19 +407,23 @@ private:
 
   // Frees a slot whose result, if any, will not be handed out.
   void release(std::uint32_t index) {
-    slots_[index].result.reset();
+    if (slots_[index].result) {
+      slots_[index].result.reset();
+      --finished_;
+    }
     if constexpr (Order == order::completion) free_.push_back(index);
   }
 
   void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
 
-  void discard_ready() {
+  // Drops every finished result not handed out yet.
+  void discard_results() {
     if constexpr (Order == order::completion) {
-      while (ready_count() > 0)
+      while (ready_size_ > 0)
         release(pop_ready());
-    } else { // finished results may wait behind one still running: drop them all
-      for (auto& s : slots_)
-        s.result.reset();
+    } else { // they may wait behind one still running
+      for (std::size_t i = 0; i < limit(); ++i)
+        if (!slots_[i].busy) release(static_cast<std::uint32_t>(i));
     }
   }
 
@@ -412,26 +439,27 @@ private:
   }
 
   // Takes the next answer for the consumer: a result (refilling its slot before it is handed
-  // out), the stream's error once nothing runs, or the end.
+  // out), else the stream's error once nothing runs, or the end.
   std::pair<std::exception_ptr, std::optional<value_type>> take() {
-    if (ready_count() > 0) {
+    if (deliverable()) {
       auto index = pop_ready();
       std::optional<value_type> value = std::move(slots_[index].result);
       slots_[index].result.reset();
+      --finished_;
       if constexpr (Order == order::completion)
         free_.push_back(index);
       else
         ++delivered_;
-      fill();
+      fill(); // may stop the stream: the consumer gets this value first, the failure next time
       return {nullptr, std::move(value)};
     }
+    discard_results(); // in input order, results behind one that never came
     return {std::exchange(error_, nullptr), std::nullopt};
   }
 
   // Completes the waiting consumer if there is an answer for it.
   void deliver() {
-    if (!waiter_) return;
-    if (ready_count() == 0 && !finished()) return;
+    if (!waiter_ || (!deliverable() && !finished())) return;
     auto [error, value] = take();
     complete_waiter(error, std::move(value));
   }
@@ -443,13 +471,13 @@ private:
   }
 
   // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
-  // the operations in flight have finished.
+  // the operations in flight have finished. It hands nothing out itself: its callers do, once
+  // they are done with the state.
   void stop(std::exception_ptr error) {
     if (error && !error_ && !stopping_) error_ = error;
     stopping_ = input_done_ = true;
     for (auto& s : slots_)
       if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
-    deliver();
   }
 
   template <class Handler>
@@ -470,8 +498,9 @@ private:
   std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
   std::size_t ready_head_ = 0, ready_size_ = 0;
   std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
-  std::size_t in_flight_ = 0;
-  bool input_done_ = false, stopping_ = false, starting_ = false;
+  std::size_t in_flight_ = 0;                 // started, not finished
+  std::size_t finished_ = 0;                  // finished, result not handed out yet
+  bool input_done_ = false, stopping_ = false, starting_ = false, dropped_while_starting_ = false;
   std::exception_ptr error_;
   any_handler<result_signature> waiter_;
   asio::cancellation_slot waiter_slot_;
@@ -600,7 +629,8 @@ public:
   }
 
   /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
-  /// then ends (with `std::nullopt`) once every operation has finished.
+  /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
+  /// once every operation has finished.
   void cancel() {
     if (state_) state_->cancel();
   }
@@ -617,6 +647,7 @@ public:
 private:
   static std::size_t checked(std::size_t limit) {
     if (limit == 0) throw std::invalid_argument("bounded: limit must be at least 1");
+    if (limit > UINT32_MAX) throw std::invalid_argument("bounded: limit must be below 2^32");
     return limit;
   }
 
