@@ -122,8 +122,11 @@ template <class Pool> void watch(const std::shared_ptr<Pool>& p) {
     if (!p)
       return;
     p->watching = false;
-    if (ec)
+    if (ec) { // cancelled when the pool fell idle; a request may have started since
+      if (p->busy > 0)
+        watch(p);
       return;
+    }
     auto now = clock::now();
     for (auto& c : p->connections)
       if (c->busy && c->deadline <= now) {
@@ -187,7 +190,8 @@ asio::awaitable<response> session::get(std::string url) {
     ~give_back() {
       c.busy = false;
       c.deadline = clock::time_point::max();
-      --p.busy;
+      if (--p.busy == 0)
+        p.watchdog.cancel(); // nothing left to watch: a pending tick would keep io.run() going
       p.idle.push_back(&c);
     }
   } guard{*p, *c};
