@@ -271,9 +271,12 @@ asio::awaitable<response> session::exchange(connection& c, std::string_view targ
   }
   c.deadline = clock::time_point::max();
   ++c.exchanges;
+  // Bytes beyond the response mean the framing is off (a Content-Length too short cuts the body
+  // short): neither the response nor the connection can be trusted.
+  if (c.end > c.begin)
+    co_return fail("read", http::error::extra_bytes);
   response r{.status = c.parser.status(), .body = std::move(c.parser.body())};
-  // Bytes beyond the response mean the framing is off; such a connection cannot be trusted.
-  if (!c.parser.keep_alive() || c.end > c.begin)
+  if (!c.parser.keep_alive())
     c.close();
   co_return r;
 }
