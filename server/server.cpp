@@ -331,11 +331,16 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
 
     auto keep_alive = request.keep_alive;
     auto name = name_of(request.target);
+    // skip() may read the body over the head's bytes, which `request` and `name` point into.
+    auto is_get = request.method == "GET";
+    std::string name_copy;
+    if (request.content_length > 0)
+      name = name_copy.assign(name);
     if (request.content_length > max_body_bytes) {
       open = co_await c.write_error(413, false);
     } else if (!co_await c.skip(request.content_length)) {
       open = false;
-    } else if (request.method != "GET") {
+    } else if (!is_get) {
       open = co_await c.write_error(405, keep_alive);
     } else if (name.empty()) {
       open = co_await c.write_error(404, keep_alive);
