@@ -154,14 +154,16 @@ struct delay_server::connection {
     return asio::buffer(buffer.get() + end, capacity - end);
   }
 
-  // Reads more bytes, giving the client until the idle timeout; false when the connection is done.
+  // Reads more bytes; false when the connection is done. The idle timeout runs from the first
+  // read of a request to its end (skip()), so that a request trickling in byte by byte must
+  // still arrive whole within it.
   asio::awaitable<bool> read_more() {
     auto room = space();
     if (room.size() == 0)
       co_return false;
-    deadline = clock::now() + server.options_.idle_timeout;
+    if (deadline == clock::time_point::max())
+      deadline = clock::now() + server.options_.idle_timeout;
     auto [ec, n] = co_await socket.async_read_some(room, use_tuple);
-    deadline = clock::time_point::max();
     end += n;
     co_return !ec;
   }
@@ -201,8 +203,10 @@ struct delay_server::connection {
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, end - begin));
       consume(n);
       bytes -= n;
-      if (bytes == 0)
+      if (bytes == 0) {
+        deadline = clock::time_point::max(); // the whole request is in
         co_return true;
+      }
       if (!co_await read_more())
         co_return false;
     }
