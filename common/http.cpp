@@ -35,6 +35,8 @@ public:
       return "body too large";
     case error::truncated:
       return "connection closed mid-response";
+    case error::extra_bytes:
+      return "bytes after the end of the response";
     }
     return "unknown HTTP error";
   }

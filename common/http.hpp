@@ -25,6 +25,7 @@ enum class error {
   headers_too_large,             ///< the head exceeds its byte limit
   body_too_large,                ///< the body exceeds its byte limit
   truncated,                     ///< the connection closed in the middle of a message
+  extra_bytes,                   ///< bytes beyond the end of a response: its framing is off
 };
 
 /// The category of common::http::error values.

@@ -83,8 +83,7 @@ struct session::connection {
     deadline = clock::time_point::max();
     ++exchanges;
     response r{.status = parser.status(), .body = std::move(parser.body())};
-    // Bytes beyond the response mean the framing is off: such a connection cannot be trusted.
-    if (!parser.keep_alive() || end > begin) close();
+    if (!parser.keep_alive()) close();
     return r;
   }
 
@@ -143,8 +142,8 @@ struct session::pool {
   void checkin(connection& c) noexcept {
     c.busy = false;
     c.deadline = clock::time_point::max();
-    --busy;
     idle.push_back(&c);
+    if (--busy == 0) watchdog.cancel(); // nothing left to watch: a pending tick would delay the end
   }
 };
 
@@ -162,7 +161,10 @@ template <class Pool> void watch(const std::shared_ptr<Pool>& p) {
     auto p = weak.lock();
     if (!p) return;
     p->watching = false;
-    if (ec) return;
+    if (ec) { // cancelled when the pool fell idle; a request may have started since
+      if (p->busy > 0) watch(p);
+      return;
+    }
     auto now = clock::now();
     for (auto& c : p->connections)
       if (c->busy && c->deadline <= now) {
@@ -243,6 +245,9 @@ asio::awaitable<response> session::get(std::string url) {
         if (read_error) break;
       }
     }
+    // Bytes beyond the response mean its framing is off (a Content-Length too short cuts the
+    // body short): neither the response nor the connection can be trusted.
+    if (!ec && c.end > c.begin) ec = http::error::extra_bytes;
     if (!ec) co_return c.take_response();
 
     if (ec == asio::error::operation_aborted && c.timed_out)

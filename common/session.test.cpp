@@ -212,4 +212,18 @@ TEST(Session, RefusesAUrlOfAnotherServer) {
   EXPECT_EQ(server.stats().connections, 0u);
 }
 
+TEST(Session, LeavesNoTimerRunningOnceTheLastRequestIsDone) {
+  running_server server;
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url); // the default 30 s timeout: the watchdog ticks every 250 ms
+  std::optional<response> r;
+  asio::co_spawn(io, s.get(url.format(1)), [&](std::exception_ptr, response x) { r = x; });
+  while (!r)
+    io.run_one();
+  ASSERT_TRUE(*r) << describe_failure(*r);
+  io.poll(); // runs what is ready, such as the handler of a cancelled timer
+  EXPECT_TRUE(io.stopped()) << "work is left: a client's io.run() would wait for the next tick";
+}
+
 } // namespace

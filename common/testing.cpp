@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include <fcntl.h>
@@ -105,23 +107,26 @@ void scripted_server::accept_loop() {
   }
 }
 
-server_process::server_process(std::vector<std::string> args) {
-  args.insert(args.begin(), bin("server"));
+server_process::server_process(std::vector<std::string> args, std::string program) {
+  args.insert(args.begin(), std::move(program));
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
     close_range(3, ~0u, 0); // the test's own sockets (Asio's are not close-on-exec) stay here
     execv(argv[0], argv.data());
     _exit(127);
   }
   close(out[1]);
+  close(err[1]);
   out_ = out[0];
+  err_ = err[0];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     if (auto at = output_.find("listening on http://"); at != std::string::npos) {
@@ -159,16 +164,26 @@ server_process::exit_info server_process::stop(int signal) {
   if (pid_ < 0) return info;
   kill(pid_, signal);
   char chunk[256];
-  for (pollfd p{out_, POLLIN, 0};;) {
-    if (poll(&p, 1, 10'000) <= 0) { // a server that ignores the signal is killed
+  pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
+  std::string* sinks[2] = {&output_, &info.err};
+  for (int open = 2; open > 0;) {
+    if (poll(fds, 2, 10'000) <= 0) { // a server that ignores the signal is killed
       kill(pid_, SIGKILL);
       break;
     }
-    auto n = read(out_, chunk, sizeof chunk);
-    if (n <= 0) break;
-    output_.append(chunk, static_cast<std::size_t>(n));
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      auto n = read(fds[i].fd, chunk, sizeof chunk);
+      if (n > 0) {
+        sinks[i]->append(chunk, static_cast<std::size_t>(n));
+      } else {
+        fds[i].fd = -1; // poll ignores it from now on
+        --open;
+      }
+    }
   }
   close(out_);
+  close(err_);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
@@ -193,6 +208,23 @@ std::uint16_t unused_port() {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   return acceptor.local_endpoint().port();
+}
+
+std::size_t open_files(pid_t pid) {
+  std::size_t n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+long resident_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  throw std::runtime_error("no VmRSS for process " + std::to_string(pid));
 }
 
 std::string bin(const std::string& program) {

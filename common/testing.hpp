@@ -85,12 +85,18 @@ private:
   std::thread acceptor_thread_;
 };
 
+/// The path of a program built by this project.
+std::string bin(const std::string& program);
+
 /// The `server` program in a child process, for tests that kill or restart it, or that need
 /// more file descriptors than one process may have.
 class server_process {
 public:
   /// Starts `server ARGS...` and waits for its `listening on` line; throws if it does not come.
-  explicit server_process(std::vector<std::string> args = {"--port", "0", "--max-delay", "0"});
+  /// Another `program` may stand in front of the server, e.g. `/bin/sh` with `-c "ulimit -n 64 &&
+  /// exec .../server ..."`, as long as the server ends up with the process (exec).
+  explicit server_process(std::vector<std::string> args = {"--port", "0", "--max-delay", "0"},
+                          std::string program = bin("server"));
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
@@ -99,18 +105,23 @@ public:
   std::uint16_t port() const noexcept { return port_; }
   /// `http://127.0.0.1:PORT/{}`.
   std::string url() const;
-  /// Sends `signal`, waits for the exit, and returns the exit status and what it printed after
-  /// the listening line.
+  /// Its process id, for reading /proc/PID; -1 once stopped.
+  pid_t pid() const noexcept { return pid_; }
+  /// Sends `signal`, waits for the exit, and returns the exit status, what it printed on stdout
+  /// after the listening line, and what it printed on stderr (read only here, so a server that
+  /// writes more than a pipe holds to stderr would block: the server writes a line or two).
   struct exit_info {
     int exit_code = -1; ///< -1 when a signal ended it
     int signal = 0;
     std::string out;
+    std::string err;
   };
   exit_info stop(int signal = SIGTERM);
 
 private:
   pid_t pid_ = -1;
   int out_ = -1;
+  int err_ = -1;
   std::uint16_t port_ = 0;
   std::string output_;
 };
@@ -120,6 +131,24 @@ std::string read_head(asio::ip::tcp::socket& socket);
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
 std::uint16_t unused_port();
+
+/// Polls `condition` every millisecond until it holds (true) or `timeout` passes (false): a bounded
+/// wait on something a test cannot be told about, such as another process's state.
+template <class Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+/// How many file descriptors process `pid` has open (sockets included), from /proc/PID/fd.
+std::size_t open_files(pid_t pid);
+
+/// The resident set size of process `pid` now, in KiB: VmRSS in /proc/PID/status.
+long resident_kb(pid_t pid);
 
 /// What a program did.
 struct process_result {
@@ -134,8 +163,5 @@ struct process_result {
 /// killing it after `timeout`.
 process_result run(std::vector<std::string> argv,
                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
-
-/// The path of a program built by this project.
-std::string bin(const std::string& program);
 
 } // namespace common::testing

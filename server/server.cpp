@@ -145,18 +145,19 @@ struct delay_server::connection {
     return asio::buffer(buffer.get() + end, capacity - end);
   }
 
-  // The client has until the idle timeout to send, or to read, what is pending. The watchdog's
-  // clock, read once a tick, is precise enough for that and costs nothing per request.
+  // The client has until the idle timeout to send a whole request, or to read a response. The
+  // watchdog's clock, read once a tick, is precise enough for that and costs nothing per request.
   void arm() noexcept { deadline = server.now_ + server.options_.idle_timeout; }
   void disarm() noexcept { deadline = clock::time_point::max(); }
 
-  // Reads more bytes, giving the client until the idle timeout; false when the connection is done.
+  // Reads more bytes; false when the connection is done. The idle timeout runs from the first
+  // read of a request to its end, so that a request trickling in byte by byte must still arrive
+  // whole within it.
   asio::awaitable<bool> read_more() {
     auto room = space();
     if (room.size() == 0) co_return false;
-    arm();
+    if (deadline == clock::time_point::max()) arm();
     auto [ec, n] = co_await socket.async_read_some(room, use_tuple);
-    disarm();
     end += n;
     co_return !ec;
   }
@@ -195,7 +196,10 @@ struct delay_server::connection {
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, end - begin));
       consume(n);
       bytes -= n;
-      if (bytes == 0) co_return true;
+      if (bytes == 0) {
+        disarm(); // the whole request is in
+        co_return true;
+      }
       if (!co_await read_more()) co_return false;
     }
   }
@@ -304,17 +308,17 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
       co_await c.write_error(status_for(ec), false);
       break;
     }
-    if (head == 0) { // wait for more of the request, for at most the idle timeout
+    if (head == 0) { // more of the request, which must arrive whole within the idle timeout
       auto room = c.space();
       if (room.size() == 0) break;
-      c.arm();
+      if (c.deadline == clock::time_point::max()) c.arm();
       auto [error, n] = co_await c.socket.async_read_some(room, use_tuple);
-      c.disarm();
       c.end += n;
       open = !error;
       continue;
     }
     c.consume(head);
+    if (request.content_length == 0) c.disarm(); // the whole request is in
     ++stats_.requests;
     stats_.peak_in_flight = std::max(stats_.peak_in_flight, ++stats_.in_flight);
     struct in_flight_guard {
@@ -324,11 +328,15 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
 
     auto keep_alive = request.keep_alive;
     auto name = name_of(request.target);
+    // skip() may read the body over the head's bytes, which `request` and `name` point into.
+    auto is_get = request.method == "GET";
+    std::string name_copy;
+    if (request.content_length > 0) name = name_copy.assign(name);
     if (request.content_length > max_body_bytes) {
       open = co_await c.write_error(413, false);
     } else if (request.content_length > 0 && !co_await c.skip(request.content_length)) {
       open = false;
-    } else if (request.method != "GET") {
+    } else if (!is_get) {
       open = co_await c.write_error(405, keep_alive);
     } else if (name.empty()) {
       open = co_await c.write_error(404, keep_alive);
