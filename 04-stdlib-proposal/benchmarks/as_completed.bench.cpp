@@ -5,9 +5,11 @@
 //   group      Asio's ranged experimental::make_parallel_group, every operation launched at once
 //              (Asio 1.26 or later)
 // Each operation is a coroutine that yields once to the event loop and returns its number, so
-// what is measured is the machinery around it. Reported per operation: time, heap allocations,
-// and peak heap in use.
+// what is measured is the machinery around it. Reported per operation: time, heap allocations
+// (every malloc of the process, Asio's own included), and peak heap in use.
 #include <bounded/as_completed.hpp>
+
+#include "../tests/heap_counter.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -24,53 +26,12 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <new>
 #include <ranges>
 #include <vector>
 
-#include <malloc.h>
-
-namespace {
-
-std::atomic<long long> allocations{0};
-std::atomic<long long> live_bytes{0};
-std::atomic<long long> peak_bytes{0};
-
-void* counted(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (!p) throw std::bad_alloc();
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  auto now = live_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)),
-                                  std::memory_order_relaxed) +
-             static_cast<long long>(malloc_usable_size(p));
-  if (now > peak_bytes.load(std::memory_order_relaxed))
-    peak_bytes.store(now, std::memory_order_relaxed);
-  return p;
-}
-
-} // namespace
-
-void* operator new(std::size_t n) {
-  return counted(n);
-}
-void* operator new[](std::size_t n) {
-  return counted(n);
-}
-void operator delete(void* p) noexcept {
-  if (p)
-    live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  operator delete(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  operator delete(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  operator delete(p);
-}
+using heap_counter::allocations;
+using heap_counter::live_bytes;
+using heap_counter::peak_bytes;
 
 namespace {
 
@@ -134,7 +95,7 @@ template <awaitable<void> (*Run)(int, long long&)> void measure(benchmark::State
     long long sum = 0;
     auto start_allocations = allocations.load();
     auto start_live = live_bytes.load();
-    peak_bytes = start_live;
+    heap_counter::reset_peak();
     asio::co_spawn(io, Run(n, sum), asio::detached);
     io.run();
     total_allocations += allocations.load() - start_allocations;
