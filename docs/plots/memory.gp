@@ -9,13 +9,22 @@ set logscale xy
 set format x '%.0s%c'
 set xlabel 'requests (N)'
 set ylabel 'peak memory (MB)'
-set title 'Peak memory of each client as N grows'
-set key top left
+set title sprintf('Peak memory as N grows (ours: server delays %s)', delay eq '0' ? 'none' : delay eq 'ms' ? '0-3 ms' : '0-3 s')
+set key bottom right
 set grid
 rows(stage) = sprintf("< awk -F, '$1 == \"%s\" && $4 == \"%s\" && $5 != \"\"' %s", stage, delay, csv)
-article(stage) = sprintf("< awk -F, '$1 == \"%s\" && $12 ~ /^[0-9]+$/' %s", stage, csv)
+# The article's figures (its Results section; Python 3.5, 0-3 s delays, limit 1000): N, KB.
+$semaphore << EOD
+10000,77912
+1000000,3815076
+EOD
+$as_completed << EOD
+10000,46780
+1000000,162168
+100000000,294304
+EOD
 plot rows('02') using 3:($5 / 1024) with linespoints lw 2 pt 7 title '02 eager + semaphore', \
      rows('03') using 3:($5 / 1024) with linespoints lw 2 pt 5 title '03 limited\_as\_completed (polls)', \
      rows('04') using 3:($5 / 1024) with linespoints lw 2 pt 9 title '04 the library', \
-     article('02') using 3:($12 / 1024) with points pt 6 ps 1.5 title 'article, Python: semaphore', \
-     article('03') using 3:($12 / 1024) with points pt 4 ps 1.5 title 'article, Python: limited\_as\_completed'
+     $semaphore using 1:($2 / 1024) with points pt 6 ps 1.5 lc rgb 'black' title 'the article (Python): semaphore', \
+     $as_completed using 1:($2 / 1024) with points pt 4 ps 1.5 lc rgb 'black' title 'the article (Python): limited\_as\_completed'

@@ -7,11 +7,11 @@ set datafile separator ','
 set xlabel 'seconds'
 set ylabel 'resident memory (MB)'
 set y2label 'requests done (millions)'
-set yrange [0:*]
+set yrange [0:8]
 set y2range [0:*]
 set ytics nomirror
 set y2tics
-set key top left
+set key bottom right
 set grid
 set title 'Stage 04, 100 million requests, limit 1000, server without delays'
 plot csv using 1:3 axes x1y1 with lines lw 2 title 'resident memory', \

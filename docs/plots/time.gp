@@ -9,7 +9,7 @@ set logscale xy
 set format x '%.0s%c'
 set xlabel 'requests (N)'
 set ylabel 'wall time (s)'
-set title 'Wall time of each client as N grows'
+set title sprintf('Wall time as N grows (server delays %s)', delay eq '0' ? 'none' : delay eq 'ms' ? '0-3 ms' : '0-3 s')
 set key top left
 set grid
 rows(stage) = sprintf("< awk -F, '$1 == \"%s\" && $4 == \"%s\" && $6 != \"\"' %s", stage, delay, csv)
