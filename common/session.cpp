@@ -1,6 +1,7 @@
 #include "common/session.hpp"
 
 #include "common/http.hpp"
+#include "common/read_buffer.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -10,7 +11,6 @@
 #include <asio/write.hpp>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -37,30 +37,7 @@ bool is_stale_connection(std::error_code ec) {
 /// One TCP connection with its read buffer, its parser and its deadline.
 struct session::connection {
   connection(const asio::any_io_executor& executor, http::response_parser::limits limits)
-      : socket(executor), parser(limits), max_buffer(limits.max_head_bytes) {}
-
-  std::string_view data() const noexcept { return {buffer.get() + begin, end - begin}; }
-
-  void consume(std::size_t n) noexcept {
-    begin += n;
-    if (begin == end) begin = end = 0;
-  }
-
-  // Free space after the unconsumed bytes: compacts, or grows up to the head limit when full.
-  asio::mutable_buffer space() {
-    if (end == capacity && begin > 0) {
-      std::memmove(buffer.get(), buffer.get() + begin, end - begin);
-      end -= begin;
-      begin = 0;
-    } else if (end == capacity && capacity < max_buffer) {
-      auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max_buffer));
-      auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      if (end > 0) std::memcpy(grown.get(), buffer.get(), end);
-      buffer = std::move(grown);
-      capacity = bigger;
-    }
-    return asio::buffer(buffer.get() + end, capacity - end);
-  }
+      : socket(executor), parser(limits), in(initial_buffer_bytes, limits.max_head_bytes) {}
 
   void arm(std::chrono::milliseconds timeout) noexcept {
     deadline = clock::now() + timeout;
@@ -75,7 +52,7 @@ struct session::connection {
 
   // Parses what has arrived; true once the response is whole (or `ec` says it is malformed).
   bool parse(std::error_code& ec) {
-    consume(parser.parse(data(), ec));
+    in.consume(parser.parse(in.data(), ec));
     return parser.done();
   }
 
@@ -90,14 +67,13 @@ struct session::connection {
   void close() noexcept {
     std::error_code ignored;
     socket.close(ignored);
-    begin = end = 0;
+    in.clear();
     exchanges = 0;
   }
 
   tcp::socket socket;
   http::response_parser parser;
-  std::unique_ptr<char[]> buffer;
-  std::size_t capacity = 0, begin = 0, end = 0, max_buffer;
+  read_buffer in;
   std::string request; // the request's bytes, reused
   clock::time_point deadline = clock::time_point::max();
   bool timed_out = false; // set by the watchdog when it cancels
@@ -230,13 +206,13 @@ asio::awaitable<response> session::get(std::string url) {
       step = "read";
       c.parser.reset();
       while (!c.parse(ec) && !ec) {
-        auto space = c.space();
+        auto space = c.in.space();
         if (space.size() == 0) {
           ec = http::error::headers_too_large;
           break;
         }
         auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
-        c.end += n;
+        c.in.commit(n);
         c.received |= n > 0;
         if (read_error == asio::error::eof)
           c.parser.parse_eof(ec);
@@ -247,7 +223,7 @@ asio::awaitable<response> session::get(std::string url) {
     }
     // Bytes beyond the response mean its framing is off (a Content-Length too short cuts the
     // body short): neither the response nor the connection can be trusted.
-    if (!ec && c.end > c.begin) ec = http::error::extra_bytes;
+    if (!ec && !c.in.empty()) ec = http::error::extra_bytes;
     if (!ec) co_return c.take_response();
 
     if (ec == asio::error::operation_aborted && c.timed_out)

@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include "common/http.hpp"
+#include "common/read_buffer.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <memory>
 
@@ -107,7 +107,8 @@ bool is_out_of_descriptors(std::error_code ec) {
 struct delay_server::connection {
   connection(delay_server& server, tcp::socket s)
       : server(server), socket(std::move(s)), timer(socket.get_executor()),
-        parser(server.options_.max_head_bytes), next(server.connections_) {
+        parser(server.options_.max_head_bytes),
+        in(initial_buffer_bytes, server.options_.max_head_bytes), next(server.connections_) {
     if (next) next->prev = this;
     server.connections_ = this;
     auto& st = server.stats_;
@@ -121,30 +122,6 @@ struct delay_server::connection {
     --server.stats_.open_connections;
   }
 
-  std::string_view data() const noexcept { return {buffer.get() + begin, end - begin}; }
-
-  void consume(std::size_t n) noexcept {
-    begin += n;
-    if (begin == end) begin = end = 0;
-  }
-
-  // Free space after the unconsumed bytes: compacts, or grows up to the head limit when full.
-  asio::mutable_buffer space() {
-    auto max = server.options_.max_head_bytes;
-    if (end == capacity && begin > 0) {
-      std::memmove(buffer.get(), buffer.get() + begin, end - begin);
-      end -= begin;
-      begin = 0;
-    } else if (end == capacity && capacity < max) {
-      auto bigger = std::max(initial_buffer_bytes, std::min(capacity * 2, max));
-      auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      if (end > 0) std::memcpy(grown.get(), buffer.get(), end);
-      buffer = std::move(grown);
-      capacity = bigger;
-    }
-    return asio::buffer(buffer.get() + end, capacity - end);
-  }
-
   // The client has until the idle timeout to send a whole request, or to read a response. The
   // watchdog's clock, read once a tick, is precise enough for that and costs nothing per request.
   void arm() noexcept { deadline = server.now_ + server.options_.idle_timeout; }
@@ -154,11 +131,11 @@ struct delay_server::connection {
   // read of a request to its end, so that a request trickling in byte by byte must still arrive
   // whole within it.
   asio::awaitable<bool> read_more() {
-    auto room = space();
+    auto room = in.space();
     if (room.size() == 0) co_return false;
     if (deadline == clock::time_point::max()) arm();
     auto [ec, n] = co_await socket.async_read_some(room, use_tuple);
-    end += n;
+    in.commit(n);
     co_return !ec;
   }
 
@@ -193,8 +170,8 @@ struct delay_server::connection {
   // Discards a request body that nobody asked for.
   asio::awaitable<bool> skip(std::uint64_t bytes) {
     for (;;) {
-      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, end - begin));
-      consume(n);
+      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, in.data().size()));
+      in.consume(n);
       bytes -= n;
       if (bytes == 0) {
         disarm(); // the whole request is in
@@ -208,8 +185,7 @@ struct delay_server::connection {
   tcp::socket socket;
   asio::steady_timer timer;
   http::request_parser parser;
-  std::unique_ptr<char[]> buffer;
-  std::size_t capacity = 0, begin = 0, end = 0;
+  common::read_buffer in;
   std::string scratch;
   clock::time_point deadline = clock::time_point::max();
   connection* prev = nullptr;
@@ -303,21 +279,21 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
   for (bool open = true; open && !stopping_;) {
     http::request request;
     std::error_code ec;
-    auto head = c.parser.parse(c.data(), request, ec);
+    auto head = c.parser.parse(c.in.data(), request, ec);
     if (ec) {
       co_await c.write_error(status_for(ec), false);
       break;
     }
     if (head == 0) { // more of the request, which must arrive whole within the idle timeout
-      auto room = c.space();
+      auto room = c.in.space();
       if (room.size() == 0) break;
       if (c.deadline == clock::time_point::max()) c.arm();
       auto [error, n] = co_await c.socket.async_read_some(room, use_tuple);
-      c.end += n;
+      c.in.commit(n);
       open = !error;
       continue;
     }
-    c.consume(head);
+    c.in.consume(head);
     if (request.content_length == 0) c.disarm(); // the whole request is in
     ++stats_.requests;
     stats_.peak_in_flight = std::max(stats_.peak_in_flight, ++stats_.in_flight);
