@@ -12,12 +12,20 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <sys/types.h>
 
 namespace common::testing {
+
+/// The delay server's whole answer to `GET /{name}`, byte for byte.
+inline constexpr std::string_view server_hello = "HTTP/1.1 200 OK\r\n"
+                                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                                 "Content-Length: 13\r\n"
+                                                 "\r\n"
+                                                 "Hello, World!";
 
 /// Server options for tests: a free port and no delay.
 server::options zero_delay();

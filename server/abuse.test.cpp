@@ -24,18 +24,13 @@
 using common::testing::open_files;
 using common::testing::resident_kb;
 using common::testing::running_server;
+using common::testing::server_hello;
 using common::testing::server_process;
 using common::testing::wait_until;
 using common::testing::zero_delay;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::string_view hello = "HTTP/1.1 200 OK\r\n"
-                                   "Content-Type: text/plain; charset=utf-8\r\n"
-                                   "Content-Length: 13\r\n"
-                                   "\r\n"
-                                   "Hello, World!";
 
 std::string get(std::string_view target, std::string_view extra = "") {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra) + "\r\n";
@@ -155,7 +150,7 @@ TEST(ServerAbuse, ClosesSlowlorisClientsAndAnswersOthersMeanwhile) {
   // A well-formed request, while the slow ones are connected and trickling: answered.
   peer good(server.port());
   good.send(get("/good"));
-  EXPECT_EQ(good.response(), hello);
+  EXPECT_EQ(good.response(), server_hello);
 
   int open = slow_count;
   auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -191,7 +186,7 @@ TEST(ServerAbuse, ClosesSilentConnectionsAndAnswersOthersMeanwhile) {
 
   peer good(server.port());
   good.send(get("/good"));
-  EXPECT_EQ(good.response(), hello);
+  EXPECT_EQ(good.response(), server_hello);
 
   int closed = 0;
   for (auto& p : silent)
@@ -243,7 +238,7 @@ TEST(ServerAbuse, StopsAPipelineAtItsFirstBadRequest) {
   peer client(server.port());
   ASSERT_TRUE(client.send(batch));
   for (int i = 0; i < 10; ++i)
-    ASSERT_EQ(client.response(), hello) << "response " << i;
+    ASSERT_EQ(client.response(), server_hello) << "response " << i;
   EXPECT_EQ(status_line(client.response()), "HTTP/1.1 400 Bad Request\r\n");
   EXPECT_TRUE(client.closed_by_server());
   EXPECT_EQ(server.names().count("after"), 0u) << "nothing after the bad request is served";
@@ -264,7 +259,7 @@ TEST(ServerAbuse, SkipsRequestBodiesOnKeepAliveWithoutReadingThemAsRequests) {
     SCOPED_TRACE(size);
     auto length = "Content-Length: " + std::to_string(size) + "\r\n";
     ASSERT_TRUE(client.send(get("/b" + std::to_string(size), length) + body(size)));
-    EXPECT_EQ(client.response(), hello);
+    EXPECT_EQ(client.response(), server_hello);
     ASSERT_TRUE(client.send("POST /p HTTP/1.1\r\nHost: test\r\n" + length + "\r\n" + body(size)));
     EXPECT_EQ(status_line(client.response()), "HTTP/1.1 405 Method Not Allowed\r\n");
   }
@@ -294,7 +289,7 @@ TEST(ServerAbuse, TakesAHeadUpToItsLimitAndNoMore) {
   {
     peer at_limit(server.port());
     at_limit.send(head(limit));
-    EXPECT_EQ(at_limit.response(), hello);
+    EXPECT_EQ(at_limit.response(), server_hello);
   }
   refused(head(limit + 1));
   std::string many_lines = "GET /a HTTP/1.1\r\nHost: test\r\n";
@@ -334,7 +329,7 @@ TEST(ServerAbuse, AnswersOddMethodsAndRefusesMalformedOnes) {
     EXPECT_EQ(status_line(client.response()), c.status_line);
     if (c.keeps_connection) {
       client.send(get("/again"));
-      EXPECT_EQ(client.response(), hello);
+      EXPECT_EQ(client.response(), server_hello);
     } else {
       EXPECT_TRUE(client.closed_by_server());
     }
@@ -376,7 +371,7 @@ int burst(std::uint16_t port, int count, const std::string& prefix) {
     peers[i]->send(get("/" + prefix + std::to_string(i)));
   int ok = 0;
   for (auto& p : peers)
-    ok += p->response() == hello;
+    ok += p->response() == server_hello;
   return ok;
 }
 
@@ -387,7 +382,7 @@ TEST(ServerAbuse, StaysUpThroughThousandsOfConnectionsComingAndGoing) {
   for (int i = 0; i < sequential; ++i) { // connect, request, close
     peer client(server.port());
     client.send(get("/s" + std::to_string(i)));
-    ok += client.response() == hello;
+    ok += client.response() == server_hello;
   }
   EXPECT_EQ(ok, sequential);
   for (int b = 0; b < bursts; ++b)

@@ -15,17 +15,12 @@
 
 using common::testing::run;
 using common::testing::running_server;
+using common::testing::server_hello;
 using common::testing::server_process;
 using common::testing::zero_delay;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::string_view hello = "HTTP/1.1 200 OK\r\n"
-                                   "Content-Type: text/plain; charset=utf-8\r\n"
-                                   "Content-Length: 13\r\n"
-                                   "\r\n"
-                                   "Hello, World!";
 
 // A plain blocking client whose every read gives up after a bound, so a test never hangs.
 class raw_client {
@@ -81,7 +76,7 @@ TEST(Server, AnswersHelloWorld) {
   running_server server;
   raw_client client(server.port());
   client.send(get("/world"));
-  EXPECT_EQ(client.response(), hello);
+  EXPECT_EQ(client.response(), server_hello);
   EXPECT_EQ(server.names(), (std::map<std::string, int>{{"world", 1}}));
 }
 
@@ -89,7 +84,7 @@ TEST(Server, AcceptsAbsoluteFormAndQueries) {
   running_server server;
   raw_client client(server.port());
   client.send(get("http://test/a?x=1"));
-  EXPECT_EQ(client.response(), hello);
+  EXPECT_EQ(client.response(), server_hello);
   EXPECT_EQ(server.names(), (std::map<std::string, int>{{"a", 1}}));
 }
 
@@ -140,7 +135,7 @@ TEST_P(ServerStatus, AnswersAndClosesAsHttpSays) {
     EXPECT_TRUE(client.closed_by_server());
   } else { // the connection still works
     client.send(get("/again"));
-    EXPECT_EQ(client.response(), hello);
+    EXPECT_EQ(client.response(), server_hello);
   }
   EXPECT_EQ(server.names().count("a"), 0u) << "a rejected request never reaches the handler";
 }
@@ -153,7 +148,7 @@ TEST(Server, KeepsTheConnectionAliveBetweenRequests) {
   raw_client client(server.port());
   for (int i = 0; i < 3; ++i) {
     client.send(get("/" + std::to_string(i)));
-    EXPECT_EQ(client.response(), hello);
+    EXPECT_EQ(client.response(), server_hello);
   }
   auto stats = server.stats();
   EXPECT_EQ(stats.connections, 1u);
@@ -187,8 +182,8 @@ TEST(Server, AnswersPipelinedRequestsInOrder) {
   running_server server;
   raw_client client(server.port());
   client.send(get("/1") + get("/2", "Content-Length: 5\r\n") + "body!" + get("/"));
-  EXPECT_EQ(client.response(), hello);
-  EXPECT_EQ(client.response(), hello);
+  EXPECT_EQ(client.response(), server_hello);
+  EXPECT_EQ(client.response(), server_hello);
   EXPECT_EQ(client.response().substr(0, 22), "HTTP/1.1 404 Not Found");
   EXPECT_EQ(server.names(), (std::map<std::string, int>{{"1", 1}, {"2", 1}}));
 }
@@ -198,7 +193,7 @@ TEST(Server, AnswersARequestThatTricklesIn) {
   raw_client client(server.port());
   for (char c : get("/slow"))
     client.send(std::string_view(&c, 1));
-  EXPECT_EQ(client.response(), hello);
+  EXPECT_EQ(client.response(), server_hello);
 }
 
 TEST(Server, ClosesIdleAndStalledConnections) {
@@ -219,9 +214,9 @@ TEST(Server, RefusesConnectionsOverItsCap) {
   running_server server(options);
   raw_client first(server.port()), second(server.port());
   first.send(get("/1"));
-  EXPECT_EQ(first.response(), hello); // both are accepted by now
+  EXPECT_EQ(first.response(), server_hello); // both are accepted by now
   second.send(get("/2"));
-  EXPECT_EQ(second.response(), hello);
+  EXPECT_EQ(second.response(), server_hello);
   raw_client third(server.port());
   EXPECT_EQ(third.response().substr(0, 32), "HTTP/1.1 503 Service Unavailable");
   EXPECT_EQ(server.stats().rejected, 1u);
@@ -283,7 +278,7 @@ TEST(ServerProgram, HoldsTenThousandSleepingConnections) {
   }
   int ok = 0;
   for (auto& c : clients)
-    ok += c->response() == hello;
+    ok += c->response() == server_hello;
   EXPECT_EQ(ok, connections);
   auto exit = server.stop();
   EXPECT_EQ(exit.exit_code, 0);
@@ -300,7 +295,7 @@ TEST(ServerProgram, StopsOnSigintAndSigterm) {
     server_process server;
     raw_client client(server.port());
     client.send(get("/a"));
-    EXPECT_EQ(client.response(), hello);
+    EXPECT_EQ(client.response(), server_hello);
     auto exit = server.stop(signal);
     EXPECT_EQ(exit.exit_code, 0);
     EXPECT_EQ(exit.out, "served 1 requests, peak 1 concurrent connections\n");

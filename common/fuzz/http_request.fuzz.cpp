@@ -7,6 +7,7 @@
 // Input layout: two configuration bytes, then the bytes the client sent.
 //   [0] where to split the stream in two, as a fraction of its length (0..255 → 0..100 %)
 //   [1] bits 0-2: size of the small pieces, 1..8 bytes; bits 3-5: head limit 16 << n bytes
+#include "common/fuzz/feed.hpp"
 #include "common/http.hpp"
 
 #include <algorithm>
@@ -20,15 +21,13 @@
 namespace {
 
 using common::http::request_parser;
+using fuzz::check;
+using fuzz::reads;
 
 constexpr std::size_t config_bytes = 2;
 constexpr std::size_t max_piece_bytes = 8;
 constexpr std::size_t min_head_limit_bytes = 16; // up to 16 << 7 = 2048
 constexpr std::string_view head_end = "\r\n\r\n";
-
-void check(bool invariant) {
-  if (!invariant) __builtin_trap();
-}
 
 // True when `part` lies within `whole`.
 bool inside(std::string_view part, std::string_view whole) {
@@ -53,25 +52,15 @@ struct outcome {
   bool operator==(const outcome&) const = default;
 };
 
-// How the stream is cut into reads: one of `first` bytes, then pieces of `then` bytes.
-struct reads {
-  std::size_t first;
-  std::size_t then;
-};
-
 class connection {
 public:
   connection(std::size_t max_head, bool reuse) : max_head_(max_head), reuse_(reuse) {}
 
   outcome run(std::string_view stream, reads cut) {
-    std::size_t at = 0;
-    for (auto piece = cut.first;; piece = cut.then) {
-      auto n = std::min(piece, stream.size() - at);
-      pending_.append(stream.substr(at, n));
-      at += n;
+    fuzz::feed(stream, cut, pending_, [this] {
       drain();
-      if (out_.ec || at == stream.size()) break;
-    }
+      return !out_.ec;
+    });
     return out_;
   }
 

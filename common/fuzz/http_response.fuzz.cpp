@@ -8,6 +8,7 @@
 //   [0] where to split the stream in two, as a fraction of its length (0..255 → 0..100 %)
 //   [1] bits 0-2: size of the small pieces, 1..8 bytes; bit 3: the server closes at the end
 //   [2] bits 0-2: head limit 16 << n bytes (16..2048); bits 3-7: body limit n * 32 bytes (0..992)
+#include "common/fuzz/feed.hpp"
 #include "common/http.hpp"
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 namespace {
 
 using common::http::response_parser;
+using fuzz::check;
+using fuzz::reads;
 
 constexpr std::size_t config_bytes = 3;
 constexpr std::size_t max_piece_bytes = 8;
@@ -29,10 +32,6 @@ constexpr std::size_t min_head_limit_bytes = 16;
 constexpr std::size_t body_limit_unit_bytes = 32;
 constexpr int min_final_status = 200; // 1xx responses are interim and never reported as done
 constexpr int max_status = 999;
-
-void check(bool invariant) {
-  if (!invariant) __builtin_trap();
-}
 
 struct response {
   int status = 0;
@@ -51,12 +50,6 @@ struct outcome {
   bool operator==(const outcome&) const = default;
 };
 
-// How the stream is cut into reads: one of `first` bytes, then pieces of `then` bytes.
-struct reads {
-  std::size_t first;
-  std::size_t then;
-};
-
 class connection {
 public:
   connection(response_parser::limits limits, bool reuse) : limits_(limits), reuse_(reuse) {
@@ -64,14 +57,10 @@ public:
   }
 
   outcome run(std::string_view stream, reads cut, bool eof) {
-    std::size_t at = 0;
-    for (auto piece = cut.first;; piece = cut.then) {
-      auto n = std::min(piece, stream.size() - at);
-      pending_.append(stream.substr(at, n));
-      at += n;
+    fuzz::feed(stream, cut, pending_, [this] {
       drain();
-      if (out_.ec || at == stream.size()) break;
-    }
+      return !out_.ec;
+    });
     if (eof && !out_.ec && !parser_.done()) {
       parser_.parse_eof(out_.ec);
       check_parser();
