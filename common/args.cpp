@@ -105,6 +105,7 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
   if (accepted.limit) usage += " [--limit L]";
   usage += " [--url TEMPLATE] [--timeout SECONDS]";
   if (accepted.memory_limit) usage += " [--memory-limit SIZE]";
+  if (accepted.pipeline) usage += " [--pipeline K]";
   std::string example =
       accepted.limit ? "10000 --limit " + std::to_string(*accepted.limit) : std::string("10");
   example += " --url http://localhost:8080/{}";
@@ -125,6 +126,8 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
       out.timeout = args.seconds(args.value(), "--timeout", 86'400);
     } else if (accepted.memory_limit && arg == "--memory-limit") {
       out.memory_limit = args.size(args.value(), "--memory-limit");
+    } else if (accepted.pipeline && arg == "--pipeline") {
+      out.pipeline = args.number(args.value(), "--pipeline", 1, 1024);
     } else if (arg.size() > 1 && arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) {
       args.fail("unknown option " + std::string(arg));
     } else if (has_n) {
