@@ -384,8 +384,9 @@ TEST(SessionPipelining, FailsEveryRequestOnAConnectionThatAnsweredNone) {
 TEST(SessionPipelining, SendsRequestsOneByOneToAServerThatClosesAfterEachResponse) {
   std::atomic<int> answered{0};
   scripted_server server([&](asio::ip::tcp::socket& socket, int) {
-    asio::write(socket, asio::buffer(echo(read_head(socket), /*close=*/true)));
-    ++answered;
+    auto head = read_head(socket);
+    ++answered; // before the response: once the client has it, the test may look
+    asio::write(socket, asio::buffer(echo(head, /*close=*/true)));
     socket.shutdown(asio::ip::tcp::socket::shutdown_send);
     read_head(socket); // until the client closes
   });
@@ -408,8 +409,8 @@ TEST(SessionPipelining, TurnsPipeliningOffForAServerThatDropsPipelinedRequests) 
     std::error_code ec;
     while (auto n = socket.read_some(asio::buffer(bytes), ec)) {
       std::string head(bytes.data(), n);
-      asio::write(socket, asio::buffer(echo(head.substr(0, head.find("\r\n\r\n") + 4))));
       ++answered;
+      asio::write(socket, asio::buffer(echo(head.substr(0, head.find("\r\n\r\n") + 4))));
     }
   });
   asio::io_context io;
