@@ -214,9 +214,10 @@ struct session::pool {
   }
 
   // Ends a pipelined connection. Each request on it that saw no byte of its response is sent
-  // again elsewhere if the connection answered some request before (so every round of retries
-  // answers at least one), and fails otherwise. `fall_back` (a timeout, a `Connection: close`)
-  // turns pipelining off when requests were left unanswered behind answered ones.
+  // again elsewhere if the connection answered some request before (so the retries end: each
+  // one needs a connection that answered a request), and fails otherwise. `fall_back` (a timeout, a
+  // `Connection: close`) turns pipelining off when requests were left unanswered behind answered
+  // ones.
   void fail(connection& c, std::string_view step, std::error_code ec, bool fall_back) {
     if (ec == asio::error::operation_aborted && c.timed_out)
       ec = std::make_error_code(std::errc::timed_out);

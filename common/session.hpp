@@ -51,9 +51,10 @@ public:
   /// With `pipeline` K above 1, up to K requests share a connection: they are written back to
   /// back, in as few writes as possible, and their responses read in the same order (HTTP/1.1
   /// pipelining). A request whose connection ends before any byte of its response arrived is
-  /// sent again on another connection when that connection had answered some request (so each
-  /// round makes progress), and fails otherwise. A connection that times out or says
-  /// `Connection: close` with requests still unanswered turns pipelining off for the session.
+  /// sent again on another connection when that connection had answered some request (so the
+  /// retries end: each needs a connection that answered one), and fails otherwise. A connection
+  /// that times out or says `Connection: close` with requests still unanswered turns pipelining off
+  /// for the session.
   asio::awaitable<response> get(std::string url);
 
   /// TCP connections opened so far.
