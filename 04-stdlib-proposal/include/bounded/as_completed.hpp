@@ -1,6 +1,11 @@
 // bounded::as_completed and bounded::in_order: run a lazy sequence of asynchronous operations with
 // at most `limit` of them started and not yet consumed, and read their results as they complete
-// (or in input order). Header-only, for standalone Asio 1.22 or later and C++20.
+// (or in input order); bounded::for_each, the same with a function for each result, complete only
+// once everything it started has finished. The input is a range or an asynchronous source.
+// Header-only, for standalone Asio 1.22 or later and C++20.
+//
+// The interface comes first; "How it works", further down, is a map of the algorithm, which is
+// all in one class, detail::state. The plumbing it uses is in bounded/detail/.
 //
 // Copyright the hundred-million-requests authors. Distributed under the Boost Software License,
 // Version 1.0.
@@ -96,182 +101,350 @@ concept async_source = requires {
 /// operations (their own signature).
 template <class Operation, class = void> struct operation_signature {};
 
+} // namespace bounded
+
+#include <bounded/detail/any_handler.hpp>
+#include <bounded/detail/traits.hpp>
+
+namespace bounded {
+
 /// @cond DETAIL
-template <class T, class Executor> struct operation_signature<asio::awaitable<T, Executor>> {
-  using type = void(std::exception_ptr, T);
-};
-
-template <class Executor> struct operation_signature<asio::awaitable<void, Executor>> {
-  using type = void(std::exception_ptr);
-};
-
-#if ASIO_VERSION >= 102400
-template <class Operation>
-struct operation_signature<Operation, std::enable_if_t<asio::is_deferred<Operation>::value>> {
-  using type = asio::completion_signature_of_t<Operation>;
-};
-#else
-template <class Operation>
-struct operation_signature<Operation,
-                           std::enable_if_t<asio::experimental::is_deferred<Operation>::value>> {
-  using type = typename asio::experimental::detail::deferred_signature<Operation>::type;
-};
-#endif
-
 namespace detail {
+template <class Executor, class Range, class Signature, order Order, class Allocator> class state;
+template <class Stream, class PerItem, class Handler> class for_each_state;
+} // namespace detail
+/// @endcond
 
-// The value a result holds: nothing, the single argument, or a tuple of all of them.
-template <class Signature> struct value_of;
-template <class R> struct value_of<R()> { using type = std::tuple<>; };
-template <class R, class A> struct value_of<R(A)> { using type = std::decay_t<A>; };
-template <class R, class A, class B, class... C> struct value_of<R(A, B, C...)> {
-  using type = std::tuple<std::decay_t<A>, std::decay_t<B>, std::decay_t<C>...>;
-};
+/// A running, bounded sequence of operations, read with async_next(). Move-only.
+///
+/// At most `limit` operations are started and not yet consumed at any time: those in flight plus
+/// those finished and not yet handed out. An operation is taken from the input only when one of
+/// the `limit` places frees, which is when the consumer takes a result; so a slow consumer holds
+/// the stream back rather than letting results pile up. The next operation is started before
+/// the result that made room for it is handed out, so the operations keep running while the
+/// consumer works.
+///
+/// All of the stream's work happens on its executor. On an io_context run by several threads,
+/// give it a strand, and call its members from that strand.
+///
+/// @tparam Executor the executor the stream and its operations' handlers run on
+/// @tparam Range the input: an input range of operations not yet started
+/// @tparam Signature the operations' completion signature
+/// @tparam Order completion order or input order
+/// @tparam Allocator for the stream's own memory, allocated once
+template <class Executor, class Range, class Signature, order Order,
+          class Allocator = std::allocator<void>>
+class stream {
+  using state_type = detail::state<Executor, Range, Signature, Order, Allocator>;
 
-// The error an operation completed with, if any: its first argument, when that is a non-zero
-// std::error_code or a non-null std::exception_ptr. Later arguments are values, whatever they hold.
-template <class Signature> struct first_argument { using type = void; };
-template <class R, class A, class... B> struct first_argument<R(A, B...)> {
-  using type = std::decay_t<A>;
-};
-
-template <class Signature, class Value> const auto* error_argument(const Value& value) {
-  using first = typename first_argument<Signature>::type;
-  if constexpr (std::is_same_v<first, std::exception_ptr> ||
-                std::is_same_v<first, std::error_code>) {
-    if constexpr (std::is_same_v<Value, first>)
-      return &value;
-    else
-      return &std::get<0>(value);
-  } else {
-    return static_cast<const void*>(nullptr);
-  }
-}
-
-// Whether the value says its operation failed. Cheap: no exception is made.
-template <class Signature, class Value> bool failed(const Value& value) {
-  const auto* argument = error_argument<Signature>(value);
-  if constexpr (std::is_same_v<decltype(argument), const void*>)
-    return false;
-  else
-    return static_cast<bool>(*argument);
-}
-
-template <class Signature, class Value> std::exception_ptr error_in(const Value& value) {
-  const auto* argument = error_argument<Signature>(value);
-  if constexpr (std::is_same_v<decltype(argument), const void*>)
-    return nullptr;
-  else if constexpr (std::is_same_v<decltype(argument), const std::exception_ptr*>)
-    return *argument;
-  else
-    return *argument ? std::make_exception_ptr(std::system_error(*argument)) : nullptr;
-}
-
-// The input: a range read synchronously, or an asynchronous source.
-template <class Input> struct input_traits {
-  static constexpr bool asynchronous = false;
-  using operation_type = std::ranges::range_value_t<Input>;
-};
-template <async_source Input> struct input_traits<Input> {
-  static constexpr bool asynchronous = true;
-  using operation_type = typename Input::operation_type;
-};
-
-// Relaxed atomics written by one thread only (the executor's) and read by any: a plain load and
-// store on common hardware.
-struct atomic_counters {
-  std::atomic<std::uint64_t> started{0}, completed{0}, failed{0};
-  std::atomic<std::size_t> peak_in_flight{0};
-  template <class T> static void add(std::atomic<T>& a, T n = 1) noexcept {
-    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  counters snapshot() const noexcept {
-    return {started.load(std::memory_order_relaxed), completed.load(std::memory_order_relaxed),
-            failed.load(std::memory_order_relaxed), peak_in_flight.load(std::memory_order_relaxed)};
-  }
-};
-
-template <class T> struct is_awaitable : std::false_type {};
-template <class T, class E> struct is_awaitable<asio::awaitable<T, E>> : std::true_type {};
-
-// A completion handler stored without knowing its type: in place when it fits, which it does for
-// asio::use_awaitable and small callbacks, else in memory from its associated allocator.
-template <class Signature> class any_handler;
-
-template <class... Args> class any_handler<void(Args...)> {
 public:
-  any_handler() = default;
-  any_handler(const any_handler&) = delete;
-  any_handler& operator=(const any_handler&) = delete;
-  ~any_handler() { reset(); }
+  /// What one operation completed with: its single argument, or a tuple of its arguments.
+  using value_type = typename state_type::value_type;
+  /// The signature async_next() completes with.
+  using result_signature = void(std::exception_ptr, std::optional<value_type>);
 
-  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  /// Takes the input; nothing starts until the first async_next(). Throws
+  /// std::invalid_argument if `limit` is 0.
+  stream(const Executor& executor, Range range, std::size_t limit, errors policy = errors::deliver,
+         const Allocator& allocator = {})
+      : state_(std::allocate_shared<state_type>(allocator, executor, std::move(range),
+                                                checked(limit), policy, allocator)) {}
 
-  template <class Handler> void emplace(Handler&& handler) {
-    using H = std::decay_t<Handler>;
-    reset();
-    if constexpr (sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t)) {
-      target_ = new (storage_) H(std::forward<Handler>(handler));
-    } else {
-      auto alloc = asio::get_associated_allocator(handler);
-      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
-      A a(alloc);
-      H* p = std::allocator_traits<A>::allocate(a, 1);
-      try {
-        ::new (static_cast<void*>(p)) H(std::forward<Handler>(handler));
-      } catch (...) {
-        std::allocator_traits<A>::deallocate(a, p, 1);
-        throw;
-      }
-      target_ = p;
+  /// Takes over the other stream's operations; the moved-from stream may only be destroyed or
+  /// assigned to.
+  stream(stream&&) noexcept = default;
+  /// Releases this stream's operations as the destructor does, then takes over the other's.
+  stream& operator=(stream&& other) noexcept {
+    if (this != &other) {
+      release();
+      state_ = std::move(other.state_);
     }
-    static constexpr table t{&invoke_and_free<H>, &free<H>};
-    ops_ = &t;
+    return *this;
+  }
+  /// Not copyable: a stream owns the operations it has started.
+  stream(const stream&) = delete;
+  /// Not copyable.
+  stream& operator=(const stream&) = delete;
+
+  /// Cancels the operations still in flight and lets them finish in the background; they touch
+  /// nothing but the state they share. A consumer still waiting completes with
+  /// asio::error::operation_aborted, posted to its executor: never inside the destructor. To wait
+  /// for the operations instead, call cancel() and read on to the end of the stream. May be called
+  /// on any thread: the work is done on the stream's executor (at once when called there).
+  ~stream() { release(); }
+
+  /// Waits for the next result.
+  ///
+  /// Completes with `(nullptr, value)` for a result; `(nullptr, std::nullopt)` at the end;
+  /// `(error, std::nullopt)` when the stream fails: the input threw, an operation could not be
+  /// started, the first error under errors::fail_fast, or the consumer was cancelled (an
+  /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
+  /// operations in flight have finished; after it comes the end.
+  ///
+  /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
+  /// thread) cancels every operation in flight and ends the stream: the wait completes with
+  /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
+  /// that arrives after the wait has completed changes nothing. One async_next() at a time.
+  ///
+  /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
+  /// associated executor from the stream's executor.
+  template <class CompletionToken> auto async_next(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, result_signature>(
+        [](auto handler, std::shared_ptr<state_type> s) {
+          // The slot is the caller's: set it up here, in the caller's context, before anything
+          // can emit on it. What it holds only posts to the stream's executor.
+          std::uint64_t wait = 0;
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            wait = s->next_wait();
+            slot.template emplace<typename state_type::wait_cancellation>(s, wait);
+          }
+          auto executor = s->executor();
+          asio::dispatch(executor, [s = std::move(s), h = std::move(handler), wait]() mutable {
+            s->wait(std::move(h), wait);
+          });
+        },
+        token, state_);
   }
 
-  // Invokes the handler; it is destroyed (and its memory freed) first, as Asio requires.
-  void operator()(Args... args) {
-    auto* ops = std::exchange(ops_, nullptr);
-    ops->invoke_and_free(target_, storage_, std::forward<Args>(args)...);
+  /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
+  /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
+  /// once every operation has finished. May be called on any thread: the work is done on the
+  /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
+  void cancel() {
+    if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
   }
 
-  void reset() noexcept {
-    if (auto* ops = std::exchange(ops_, nullptr)) ops->free(target_, storage_);
+  /// The limit now: the capacity, unless set_limit() has lowered it.
+  std::size_t limit() const noexcept { return state_->limit(); }
+  /// The limit given at construction: the places the stream allocated, and the most that
+  /// set_limit() accepts.
+  std::size_t capacity() const noexcept { return state_->capacity(); }
+
+  /// Changes the limit to `limit`, from 1 to capacity(); throws std::invalid_argument otherwise.
+  /// Raising it starts what now fits at once. Lowering it cancels nothing: no operation is started
+  /// until fewer than `limit` are outstanding. So outstanding() never exceeds capacity(), and
+  /// never exceeds the current limit except by operations that were already outstanding when it
+  /// was lowered. May be called on any thread; it takes effect on the stream's executor.
+  void set_limit(std::size_t limit) {
+    if (limit == 0 || limit > capacity())
+      throw std::invalid_argument("bounded: set_limit takes 1 to capacity()");
+    asio::dispatch(state_->executor(), [s = state_, limit] { s->set_limit(limit); });
+  }
+
+  /// What the stream has done so far: started, completed, failed, the peak in flight. Cheap, and
+  /// safe to call on any thread (each figure is exact on the stream's executor, and at most a
+  /// little behind elsewhere).
+  bounded::counters counters() const noexcept { return state_->count(); }
+  /// Operations started and not yet consumed: in flight, or finished and waiting to be read.
+  std::size_t outstanding() const noexcept { return state_->outstanding(); }
+  /// Operations started and not yet finished.
+  std::size_t in_flight() const noexcept { return state_->in_flight(); }
+  /// The executor.
+  const Executor& get_executor() const noexcept { return state_->executor(); }
+
+private:
+  static std::size_t checked(std::size_t limit) {
+    if (limit == 0) throw std::invalid_argument("bounded: limit must be at least 1");
+    if (limit > UINT32_MAX) throw std::invalid_argument("bounded: limit must be below 2^32");
+    return limit;
+  }
+
+  void release() {
+    if (auto s = std::move(state_)) {
+      auto executor = s->executor();
+      asio::dispatch(executor, [s = std::move(s)] { s->detach(); });
+    }
+  }
+
+  std::shared_ptr<state_type> state_;
+};
+
+/// @cond DETAIL
+namespace detail {
+template <class Executor>
+concept stream_executor =
+    asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value;
+
+template <class Signature, class Source> struct source_signature { using type = Signature; };
+template <class Source> struct source_signature<deduce, Source> {
+  using type = typename operation_signature<typename Source::operation_type>::type;
+};
+} // namespace detail
+/// @endcond
+
+/// Runs the operations of `ops` with at most `limit` started and not yet consumed, and hands out
+/// their results in the order they complete.
+///
+/// @param executor where the stream runs (a strand, if the io_context has several threads)
+/// @param ops a lazy input range of operations not yet started: asio::awaitable<T> values,
+///            Asio deferred operations, or any callable that starts an operation when called
+///            with a completion handler (then name its Signature explicitly)
+/// @param limit the most operations started and not yet consumed; at least 1
+/// @param policy whether an error is handed out with its result or ends the stream
+/// @param allocator for the stream's memory, allocated once
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using range = std::views::all_t<Ops>;
+  using signature = typename detail::signature_for<Signature, range>::type;
+  return stream<Executor, range, signature, order::completion, Allocator>(
+      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
+}
+
+/// Like as_completed(), but hands out the results in the order of the input. A result that
+/// completes early waits for those before it; the limit still bounds them all.
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using range = std::views::all_t<Ops>;
+  using signature = typename detail::signature_for<Signature, range>::type;
+  return stream<Executor, range, signature, order::input, Allocator>(
+      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
+}
+
+/// Like as_completed(), with an asynchronous input: the stream asks `source` for its next
+/// operation only when a place is free, one request at a time, so the producer goes no faster
+/// than the consumer. The source is moved into the stream; pass a channel_source (or a source of
+/// your own holding a reference) to share one.
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Source source, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::completion, Allocator>(
+      executor, std::move(source), limit, policy, allocator);
+}
+
+/// Like in_order(), with an asynchronous input (see as_completed()).
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Source source, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::input, Allocator>(executor, std::move(source),
+                                                                      limit, policy, allocator);
+}
+
+/// An async_source that receives operations from an Asio channel of signature
+/// `void(std::error_code, Operation)`, which it refers to (the channel must outlive the stream).
+/// The channel closing is the end of the input; any other error fails the stream.
+template <class Channel, class Operation> class channel_source {
+public:
+  /// What the channel carries.
+  using operation_type = Operation;
+
+  /// Refers to `channel`.
+  explicit channel_source(Channel& channel) noexcept : channel_(&channel) {}
+
+  /// Receives one operation, and completes with it, or the end, or an error.
+  template <class Handler> void async_next(Handler handler) {
+    auto executor = asio::get_associated_executor(handler, channel_->get_executor());
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    channel_->async_receive(asio::bind_cancellation_slot(
+        slot, asio::bind_executor(
+                  executor, [h = std::move(handler)](std::error_code ec, Operation op) mutable {
+                    if (!ec)
+                      std::move(h)(nullptr, std::optional<Operation>(std::move(op)));
+                    else if (ec == asio::experimental::error::channel_closed)
+                      std::move(h)(nullptr, std::optional<Operation>());
+                    else
+                      std::move(h)(std::make_exception_ptr(std::system_error(ec)),
+                                   std::optional<Operation>());
+                  })));
   }
 
 private:
-  struct table {
-    void (*invoke_and_free)(void*, unsigned char*, Args...);
-    void (*free)(void*, unsigned char*) noexcept;
-  };
-
-  template <class H> static void release(H* h, unsigned char* storage) noexcept {
-    if (static_cast<void*>(h) == static_cast<void*>(storage)) {
-      h->~H();
-    } else {
-      auto alloc = asio::get_associated_allocator(*h);
-      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
-      A a(alloc);
-      h->~H();
-      std::allocator_traits<A>::deallocate(a, h, 1);
-    }
-  }
-
-  template <class H> static void invoke_and_free(void* p, unsigned char* storage, Args... args) {
-    auto* h = static_cast<H*>(p);
-    H local(std::move(*h));
-    release(h, storage);
-    std::move(local)(std::forward<Args>(args)...);
-  }
-
-  template <class H> static void free(void* p, unsigned char* storage) noexcept {
-    release(static_cast<H*>(p), storage);
-  }
-
-  alignas(std::max_align_t) unsigned char storage_[128];
-  void* target_ = nullptr;
-  const table* ops_ = nullptr;
+  Channel* channel_;
 };
+
+/// @cond DETAIL
+namespace detail {
+template <class Channel> struct channel_operation;
+template <template <class, class, class...> class Basic, class Executor, class Traits,
+          class Operation>
+struct channel_operation<Basic<Executor, Traits, void(std::error_code, Operation)>> {
+  using type = Operation;
+};
+} // namespace detail
+/// @endcond
+
+/// `bounded::channel_source(channel)`: the operation type is the channel's.
+template <class Channel>
+channel_source(Channel&)
+    -> channel_source<Channel, typename detail::channel_operation<Channel>::type>;
+
+/// Runs the operations of `ops` with at most `limit` in flight, calls `per_item(value)` on the
+/// executor for each result as it completes, and completes `token` with
+/// `void(std::exception_ptr)` only once every operation it started has finished: there is no
+/// stream to destroy early, so nothing can outlive it.
+///
+/// If `per_item` throws, or the input fails, nothing more is started, the operations in flight
+/// are cancelled (their results are not passed on), and `token` completes with that exception
+/// once they have all finished. Cancelling through the token's cancellation slot (from any
+/// thread) does the same with asio::error::operation_aborted. Operations that fail on their own
+/// are handed to `per_item` like the others: throw from it to stop at the first.
+///
+/// @param executor where it runs (a strand, if the io_context has several threads)
+/// @param ops a lazy input range of operations not yet started, or an async_source
+/// @param limit the most operations in flight at once; at least 1
+/// @param per_item called with each result, in completion order, on `executor`
+/// @param token the completion token, for `void(std::exception_ptr)`
+template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
+          class PerItem, class CompletionToken>
+requires(std::ranges::input_range<Ops> ||
+         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
+                                          PerItem per_item, CompletionToken&& token) {
+  auto results = as_completed<Signature>(executor, std::forward<Ops>(ops), limit);
+  using stream_type = decltype(results);
+  return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+      [](auto handler, stream_type results, PerItem per_item) {
+        using state_type = detail::for_each_state<stream_type, PerItem, decltype(handler)>;
+        std::make_shared<state_type>(std::move(results), std::move(per_item), std::move(handler))
+            ->start();
+      },
+      token, std::move(results), std::move(per_item));
+}
+
+// ================================================================================================
+// How it works
+//
+// Everything above is the interface; the algorithm is below, in one class, detail::state, which
+// the stream and every operation it started share. Its steps, and who calls them:
+//
+//   async_next() -> wait()      a consumer asks. fill() first; if a result (or the end) is there,
+//                               it is posted to the consumer; else the consumer is stored in
+//                               waiter_ (one at a time).
+//   fill() -> start()           pulls operations from the input while one more fits under the
+//                               limit, and starts each in a free place (slots_), with an
+//                               operation_handler that knows its place and its ticket. From an
+//                               asynchronous source it asks one operation at a time; pulled()
+//                               takes the answer.
+//   operation_handler ->        an operation completed, on the stream's executor: complete()
+//     complete()                stores its value in its place (or, once stopping, drops it), and
+//                               deliver() hands out what the consumer waits for.
+//   deliver() -> take()         takes the next result, refills its place *before* handing the
+//                               result out (so the operations keep running while the consumer
+//                               works), and resumes the consumer.
+//   stop()                      no more input; emits cancellation on every busy place. A failure
+//                               is kept in error_ and handed out once nothing runs.
+//   cancel(), detach(),         the owner stops the stream or goes away; a consumer's
+//     cancel_wait(), abandon()  cancellation; an operation whose handler was destroyed uncalled.
+//
+// The places: in completion order, free_ holds the empty ones and ready_ is a ring of the
+// finished ones, in the order they finished. In input order, operation k always uses place
+// k % capacity, and results are handed out by sequence number (delivered_ < started_), so an
+// early finisher waits in its place for those before it; the limit bounds them all.
+//
+// Threads: everything runs on the stream's executor, except what may come from anywhere: a
+// consumer's cancellation (posted here), an operation's handler destroyed uncalled (posted here,
+// or done in place while the executor shuts down), and the counters (relaxed atomics).
+// ================================================================================================
+
+/// @cond DETAIL
+namespace detail {
 
 // Everything the stream shares with the operations it has started. It lives until the stream and
 // the last of those operations are gone, so an operation that completes after the stream was
@@ -858,278 +1031,6 @@ private:
   std::uint64_t ticket_;
 };
 
-template <class Signature, class Range> struct signature_for { using type = Signature; };
-struct deduce;
-template <class Range> struct signature_for<deduce, Range> {
-  using type = typename operation_signature<std::ranges::range_value_t<Range>>::type;
-};
-
-} // namespace detail
-/// @endcond
-
-/// A running, bounded sequence of operations, read with async_next(). Move-only.
-///
-/// At most `limit` operations are started and not yet consumed at any time: those in flight plus
-/// those finished and not yet handed out. An operation is taken from the input only when one of
-/// the `limit` places frees, which is when the consumer takes a result; so a slow consumer holds
-/// the stream back rather than letting results pile up. The next operation is started before
-/// the result that made room for it is handed out, so the operations keep running while the
-/// consumer works.
-///
-/// All of the stream's work happens on its executor. On an io_context run by several threads,
-/// give it a strand, and call its members from that strand.
-///
-/// @tparam Executor the executor the stream and its operations' handlers run on
-/// @tparam Range the input: an input range of operations not yet started
-/// @tparam Signature the operations' completion signature
-/// @tparam Order completion order or input order
-/// @tparam Allocator for the stream's own memory, allocated once
-template <class Executor, class Range, class Signature, order Order,
-          class Allocator = std::allocator<void>>
-class stream {
-  using state_type = detail::state<Executor, Range, Signature, Order, Allocator>;
-
-public:
-  /// What one operation completed with: its single argument, or a tuple of its arguments.
-  using value_type = typename state_type::value_type;
-  /// The signature async_next() completes with.
-  using result_signature = void(std::exception_ptr, std::optional<value_type>);
-
-  /// Takes the input; nothing starts until the first async_next(). Throws
-  /// std::invalid_argument if `limit` is 0.
-  stream(const Executor& executor, Range range, std::size_t limit, errors policy = errors::deliver,
-         const Allocator& allocator = {})
-      : state_(std::allocate_shared<state_type>(allocator, executor, std::move(range),
-                                                checked(limit), policy, allocator)) {}
-
-  /// Takes over the other stream's operations; the moved-from stream may only be destroyed or
-  /// assigned to.
-  stream(stream&&) noexcept = default;
-  /// Releases this stream's operations as the destructor does, then takes over the other's.
-  stream& operator=(stream&& other) noexcept {
-    if (this != &other) {
-      release();
-      state_ = std::move(other.state_);
-    }
-    return *this;
-  }
-  /// Not copyable: a stream owns the operations it has started.
-  stream(const stream&) = delete;
-  /// Not copyable.
-  stream& operator=(const stream&) = delete;
-
-  /// Cancels the operations still in flight and lets them finish in the background; they touch
-  /// nothing but the state they share. A consumer still waiting completes with
-  /// asio::error::operation_aborted, posted to its executor: never inside the destructor. To wait
-  /// for the operations instead, call cancel() and read on to the end of the stream. May be called
-  /// on any thread: the work is done on the stream's executor (at once when called there).
-  ~stream() { release(); }
-
-  /// Waits for the next result.
-  ///
-  /// Completes with `(nullptr, value)` for a result; `(nullptr, std::nullopt)` at the end;
-  /// `(error, std::nullopt)` when the stream fails: the input threw, an operation could not be
-  /// started, the first error under errors::fail_fast, or the consumer was cancelled (an
-  /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
-  /// operations in flight have finished; after it comes the end.
-  ///
-  /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
-  /// thread) cancels every operation in flight and ends the stream: the wait completes with
-  /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
-  /// that arrives after the wait has completed changes nothing. One async_next() at a time.
-  ///
-  /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
-  /// associated executor from the stream's executor.
-  template <class CompletionToken> auto async_next(CompletionToken&& token) {
-    return asio::async_initiate<CompletionToken, result_signature>(
-        [](auto handler, std::shared_ptr<state_type> s) {
-          // The slot is the caller's: set it up here, in the caller's context, before anything
-          // can emit on it. What it holds only posts to the stream's executor.
-          std::uint64_t wait = 0;
-          auto slot = asio::get_associated_cancellation_slot(handler);
-          if (slot.is_connected()) {
-            wait = s->next_wait();
-            slot.template emplace<typename state_type::wait_cancellation>(s, wait);
-          }
-          auto executor = s->executor();
-          asio::dispatch(executor, [s = std::move(s), h = std::move(handler), wait]() mutable {
-            s->wait(std::move(h), wait);
-          });
-        },
-        token, state_);
-  }
-
-  /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
-  /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
-  /// once every operation has finished. May be called on any thread: the work is done on the
-  /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
-  void cancel() {
-    if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
-  }
-
-  /// The limit now: the capacity, unless set_limit() has lowered it.
-  std::size_t limit() const noexcept { return state_->limit(); }
-  /// The limit given at construction: the places the stream allocated, and the most that
-  /// set_limit() accepts.
-  std::size_t capacity() const noexcept { return state_->capacity(); }
-
-  /// Changes the limit to `limit`, from 1 to capacity(); throws std::invalid_argument otherwise.
-  /// Raising it starts what now fits at once. Lowering it cancels nothing: no operation is started
-  /// until fewer than `limit` are outstanding. So outstanding() never exceeds capacity(), and
-  /// never exceeds the current limit except by operations that were already outstanding when it
-  /// was lowered. May be called on any thread; it takes effect on the stream's executor.
-  void set_limit(std::size_t limit) {
-    if (limit == 0 || limit > capacity())
-      throw std::invalid_argument("bounded: set_limit takes 1 to capacity()");
-    asio::dispatch(state_->executor(), [s = state_, limit] { s->set_limit(limit); });
-  }
-
-  /// What the stream has done so far: started, completed, failed, the peak in flight. Cheap, and
-  /// safe to call on any thread (each figure is exact on the stream's executor, and at most a
-  /// little behind elsewhere).
-  bounded::counters counters() const noexcept { return state_->count(); }
-  /// Operations started and not yet consumed: in flight, or finished and waiting to be read.
-  std::size_t outstanding() const noexcept { return state_->outstanding(); }
-  /// Operations started and not yet finished.
-  std::size_t in_flight() const noexcept { return state_->in_flight(); }
-  /// The executor.
-  const Executor& get_executor() const noexcept { return state_->executor(); }
-
-private:
-  static std::size_t checked(std::size_t limit) {
-    if (limit == 0) throw std::invalid_argument("bounded: limit must be at least 1");
-    if (limit > UINT32_MAX) throw std::invalid_argument("bounded: limit must be below 2^32");
-    return limit;
-  }
-
-  void release() {
-    if (auto s = std::move(state_)) {
-      auto executor = s->executor();
-      asio::dispatch(executor, [s = std::move(s)] { s->detach(); });
-    }
-  }
-
-  std::shared_ptr<state_type> state_;
-};
-
-/// @cond DETAIL
-namespace detail {
-template <class Executor>
-concept stream_executor =
-    asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value;
-
-template <class Signature, class Source> struct source_signature { using type = Signature; };
-template <class Source> struct source_signature<deduce, Source> {
-  using type = typename operation_signature<typename Source::operation_type>::type;
-};
-} // namespace detail
-/// @endcond
-
-/// Runs the operations of `ops` with at most `limit` started and not yet consumed, and hands out
-/// their results in the order they complete.
-///
-/// @param executor where the stream runs (a strand, if the io_context has several threads)
-/// @param ops a lazy input range of operations not yet started: asio::awaitable<T> values,
-///            Asio deferred operations, or any callable that starts an operation when called
-///            with a completion handler (then name its Signature explicitly)
-/// @param limit the most operations started and not yet consumed; at least 1
-/// @param policy whether an error is handed out with its result or ends the stream
-/// @param allocator for the stream's memory, allocated once
-template <class Signature = detail::deduce, detail::stream_executor Executor,
-          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
-auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
-                  errors policy = errors::deliver, const Allocator& allocator = {}) {
-  using range = std::views::all_t<Ops>;
-  using signature = typename detail::signature_for<Signature, range>::type;
-  return stream<Executor, range, signature, order::completion, Allocator>(
-      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
-}
-
-/// Like as_completed(), but hands out the results in the order of the input. A result that
-/// completes early waits for those before it; the limit still bounds them all.
-template <class Signature = detail::deduce, detail::stream_executor Executor,
-          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
-auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
-              errors policy = errors::deliver, const Allocator& allocator = {}) {
-  using range = std::views::all_t<Ops>;
-  using signature = typename detail::signature_for<Signature, range>::type;
-  return stream<Executor, range, signature, order::input, Allocator>(
-      executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
-}
-
-/// Like as_completed(), with an asynchronous input: the stream asks `source` for its next
-/// operation only when a place is free, one request at a time, so the producer goes no faster
-/// than the consumer. The source is moved into the stream; pass a channel_source (or a source of
-/// your own holding a reference) to share one.
-template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
-          class Allocator = std::allocator<void>>
-auto as_completed(const Executor& executor, Source source, std::size_t limit,
-                  errors policy = errors::deliver, const Allocator& allocator = {}) {
-  using signature = typename detail::source_signature<Signature, Source>::type;
-  return stream<Executor, Source, signature, order::completion, Allocator>(
-      executor, std::move(source), limit, policy, allocator);
-}
-
-/// Like in_order(), with an asynchronous input (see as_completed()).
-template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
-          class Allocator = std::allocator<void>>
-auto in_order(const Executor& executor, Source source, std::size_t limit,
-              errors policy = errors::deliver, const Allocator& allocator = {}) {
-  using signature = typename detail::source_signature<Signature, Source>::type;
-  return stream<Executor, Source, signature, order::input, Allocator>(executor, std::move(source),
-                                                                      limit, policy, allocator);
-}
-
-/// An async_source that receives operations from an Asio channel of signature
-/// `void(std::error_code, Operation)`, which it refers to (the channel must outlive the stream).
-/// The channel closing is the end of the input; any other error fails the stream.
-template <class Channel, class Operation> class channel_source {
-public:
-  /// What the channel carries.
-  using operation_type = Operation;
-
-  /// Refers to `channel`.
-  explicit channel_source(Channel& channel) noexcept : channel_(&channel) {}
-
-  /// Receives one operation, and completes with it, or the end, or an error.
-  template <class Handler> void async_next(Handler handler) {
-    auto executor = asio::get_associated_executor(handler, channel_->get_executor());
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    channel_->async_receive(asio::bind_cancellation_slot(
-        slot, asio::bind_executor(
-                  executor, [h = std::move(handler)](std::error_code ec, Operation op) mutable {
-                    if (!ec)
-                      std::move(h)(nullptr, std::optional<Operation>(std::move(op)));
-                    else if (ec == asio::experimental::error::channel_closed)
-                      std::move(h)(nullptr, std::optional<Operation>());
-                    else
-                      std::move(h)(std::make_exception_ptr(std::system_error(ec)),
-                                   std::optional<Operation>());
-                  })));
-  }
-
-private:
-  Channel* channel_;
-};
-
-/// @cond DETAIL
-namespace detail {
-template <class Channel> struct channel_operation;
-template <template <class, class, class...> class Basic, class Executor, class Traits,
-          class Operation>
-struct channel_operation<Basic<Executor, Traits, void(std::error_code, Operation)>> {
-  using type = Operation;
-};
-} // namespace detail
-/// @endcond
-
-/// `bounded::channel_source(channel)`: the operation type is the channel's.
-template <class Channel>
-channel_source(Channel&)
-    -> channel_source<Channel, typename detail::channel_operation<Channel>::type>;
-
-/// @cond DETAIL
-namespace detail {
 // The state of one for_each(): the stream, the function, the caller's handler. It reads the
 // stream to its end, whatever happens, so it completes only once every operation it started has
 // finished.
@@ -1208,39 +1109,8 @@ private:
       work_;
   std::exception_ptr error_;
 };
+
 } // namespace detail
 /// @endcond
-
-/// Runs the operations of `ops` with at most `limit` in flight, calls `per_item(value)` on the
-/// executor for each result as it completes, and completes `token` with
-/// `void(std::exception_ptr)` only once every operation it started has finished: there is no
-/// stream to destroy early, so nothing can outlive it.
-///
-/// If `per_item` throws, or the input fails, nothing more is started, the operations in flight
-/// are cancelled (their results are not passed on), and `token` completes with that exception
-/// once they have all finished. Cancelling through the token's cancellation slot (from any
-/// thread) does the same with asio::error::operation_aborted. Operations that fail on their own
-/// are handed to `per_item` like the others: throw from it to stop at the first.
-///
-/// @param executor where it runs (a strand, if the io_context has several threads)
-/// @param ops a lazy input range of operations not yet started, or an async_source
-/// @param limit the most operations in flight at once; at least 1
-/// @param per_item called with each result, in completion order, on `executor`
-/// @param token the completion token, for `void(std::exception_ptr)`
-template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
-          class PerItem, class CompletionToken>
-requires(std::ranges::input_range<Ops> ||
-         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
-                                          PerItem per_item, CompletionToken&& token) {
-  auto results = as_completed<Signature>(executor, std::forward<Ops>(ops), limit);
-  using stream_type = decltype(results);
-  return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-      [](auto handler, stream_type results, PerItem per_item) {
-        using state_type = detail::for_each_state<stream_type, PerItem, decltype(handler)>;
-        std::make_shared<state_type>(std::move(results), std::move(per_item), std::move(handler))
-            ->start();
-      },
-      token, std::move(results), std::move(per_item));
-}
 
 } // namespace bounded
