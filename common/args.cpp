@@ -110,38 +110,33 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return text + " s";
 }
 
-// What `--help` prints between the Usage and Example lines of a client; the defaults shown are
-// the ones `defaults` holds.
+// What `--help` prints between the Usage and Example lines of a client, with the defaults that
+// `defaults` holds.
 std::string client_help(const client_options& accepted, const client_args& defaults,
                         std::uint64_t max_requests, std::uint64_t max_limit) {
-  std::string h = accepted.limit ? "Makes N GET requests, at most L at a time, and prints how many "
-                                   "succeeded.\n"
-                                 : "Makes N GET requests, one after another, and prints how many "
-                                   "succeeded.\n";
-  h += "\n  N                    the number of requests, 0 to " + std::to_string(max_requests) +
-       "\n";
+  using std::to_string;
+  std::string h = accepted.limit ? "Makes N GET requests, at most L at a time,"
+                                 : "Makes N GET requests, one after another,";
+  h += " and prints how many succeeded.\n\n";
+  h += "  N                    the number of requests, 0 to " + to_string(max_requests) + "\n";
   if (accepted.limit)
-    h += "  --limit L            requests in flight at once, 1 to " + std::to_string(max_limit) +
-         " (default " + std::to_string(*accepted.limit) + ")\n";
-  h += "  --url TEMPLATE       where to send them (default " + defaults.url +
-       ");\n"
-       "                       {} becomes the request's number, 0 to N-1\n"
-       "  --timeout SECONDS    for connecting, and for each request; fractions allowed\n"
-       "                       (default " +
-       seconds_text(defaults.timeout) + ")\n";
-  if (accepted.memory_limit)
-    h += "  --memory-limit SIZE  caps the address space, e.g. 512M or 2G (K, M, G: powers of "
-         "1024);\n"
-         "                       running out is reported, exit status 3 (default: no cap)\n";
-  h += "  -h, --help           prints this and exits\n"
-       "\n"
-       "{port} in the URL is not this program's: `timed` replaces it with the port of the server\n"
-       "it started. Each option takes its value as `--name VALUE` or `--name=VALUE`.\n"
-       "\n"
-       "Environment: PROGRESS=1 prints a progress line every second even when stderr is not a\n"
-       "terminal, PROGRESS=0 never; by default it shows on a terminal only.\n"
-       "Exit status: 0 every request succeeded, 1 some failed, 2 bad arguments, 130 interrupted\n"
-       "(Ctrl-C; the summary line says how far it got).\n";
+    h += "  --limit L            requests in flight at once, 1 to " + to_string(max_limit) +
+         " (default " + to_string(*accepted.limit) + ")\n";
+  h += "  --url TEMPLATE       where to send them (default " + defaults.url + ");\n";
+  h += "                       {} becomes the request's number, 0 to N-1\n";
+  h += "  --timeout SECONDS    for connecting, and for each request; fractions allowed\n";
+  h += "                       (default " + seconds_text(defaults.timeout) + ")\n";
+  if (accepted.memory_limit) {
+    h += "  --memory-limit SIZE  caps the address space, e.g. 512M or 2G (powers of 1024);\n";
+    h += "                       running out is reported, exit status 3 (default: no cap)\n";
+  }
+  h += "  -h, --help           prints this and exits\n\n";
+  h += "{port} in the URL is not this program's: `timed` replaces it with the port of the\n";
+  h += "server it started. Each option takes its value as `--name VALUE` or `--name=VALUE`.\n\n";
+  h += "Environment: PROGRESS=1 prints a progress line every second even when stderr is not a\n";
+  h += "terminal, PROGRESS=0 never; by default it shows on a terminal only.\n";
+  h += "Exit status: 0 when every request succeeded, 1 when some failed, 2 for bad arguments,\n";
+  h += "130 when interrupted (Ctrl-C: the summary line says how far it got).\n";
   return h;
 }
 
