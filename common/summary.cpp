@@ -2,8 +2,7 @@
 
 #include "common/resources.hpp"
 
-#include <atomic>
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,7 +11,6 @@
 #include <iterator>
 #include <mutex>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,72 +38,83 @@ std::string duration(double seconds) {
   return text;
 }
 
-// A signal handler may do little safely, so it only writes the signal's number into a pipe; a
-// thread of the summary's reads it and prints the report. A 0 tells that thread to stop.
+// Ctrl-C and SIGTERM go to the summary that catches them, whose handler writes its line itself:
+// a handler may not allocate or take locks, so the line is built in a fixed buffer.
 constexpr int caught_signals[] = {SIGINT, SIGTERM};
-int signal_pipe[2] = {-1, -1};
 struct sigaction previous_actions[std::size(caught_signals)];
-std::atomic<bool> signals_watched{false}; // by one summary at a time
-
-extern "C" void on_signal(int signal_number) {
-  auto byte = static_cast<unsigned char>(signal_number);
-  (void)!write(signal_pipe[1], &byte, 1);
-}
+std::atomic<const summary*> catching{nullptr};
 
 } // namespace
 
+struct summary::text {
+  char data[512];
+  std::size_t size = 0;
+
+  text& operator<<(std::string_view s) noexcept {
+    auto n = std::min(s.size(), sizeof data - size);
+    std::memcpy(data + size, s.data(), n);
+    size += n;
+    return *this;
+  }
+  text& operator<<(std::uint64_t n) noexcept {
+    char digits[20];
+    std::size_t count = 0;
+    do {
+      digits[count++] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n > 0);
+    while (count > 0)
+      *this << std::string_view(&digits[--count], 1);
+    return *this;
+  }
+  std::string str() const { return std::string(data, size); }
+};
+
 summary::summary(std::uint64_t requests) : requests_(requests) {
-  if (auto mode = progress_wanted(); mode != progress_mode::off && requests > 0)
+  auto mode = progress_wanted();
+  terminal_progress_ = mode == progress_mode::terminal && requests > 0;
+  if (mode != progress_mode::off && requests > 0)
     progress_ = std::jthread([this, mode](std::stop_token stop) {
+      sigset_t signals; // they are the handler's business, on the thread that makes the requests
+      sigemptyset(&signals);
+      for (int s : caught_signals)
+        sigaddset(&signals, s);
+      pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       show_progress(stop, mode == progress_mode::terminal);
     });
-  if (!signals_watched.exchange(true)) watch_signals();
+  const summary* none = nullptr;
+  if (catching.compare_exchange_strong(none, this)) {
+    catches_signals_ = true;
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (std::size_t i = 0; i < std::size(caught_signals); ++i)
+      sigaction(caught_signals[i], &action, &previous_actions[i]);
+  }
 }
 
 summary::~summary() {
-  stop_watching_signals();
+  stop_catching_signals();
 }
 
-void summary::watch_signals() {
-  if (pipe2(signal_pipe, O_CLOEXEC) != 0) {
-    signals_watched = false;
-    return; // no report on Ctrl-C, but the run itself is unharmed
+void summary::on_signal(int signal_number) noexcept {
+  if (auto* self = catching.load()) {
+    text out;
+    if (self->terminal_progress_) out << "\r\033[K"; // over the progress line
+    self->write_interrupted_line(out);
+    out << "\n";
+    (void)!write(STDERR_FILENO, out.data, out.size);
   }
-  fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK); // a handler must never block
-  signal_watcher_ = std::jthread([this] {
-    unsigned char byte = 0;
-    while (read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    if (byte == 0) return; // stop_watching_signals()
-    stop_progress();
-    std::fprintf(stderr, "%s\n", interrupted_line().c_str());
-    std::_Exit(128 + byte); // at once: the run's thread is still in the middle of it
-  });
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  action.sa_flags = SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  for (std::size_t i = 0; i < std::size(caught_signals); ++i)
-    sigaction(caught_signals[i], &action, &previous_actions[i]);
+  _exit(128 + signal_number); // at once: the run is in the middle of something
 }
 
-void summary::stop_watching_signals() {
-  if (!signal_watcher_.joinable()) return;
+void summary::stop_catching_signals() noexcept {
+  if (!catches_signals_) return;
   for (std::size_t i = 0; i < std::size(caught_signals); ++i)
     sigaction(caught_signals[i], &previous_actions[i], nullptr);
-  unsigned char stop = 0;
-  (void)!write(signal_pipe[1], &stop, 1);
-  signal_watcher_.join(); // returns at once, unless a signal came first: then the process ends
-  close(signal_pipe[0]);
-  close(signal_pipe[1]);
-  signals_watched = false;
-}
-
-void summary::stop_progress() {
-  if (progress_.joinable()) {
-    progress_.request_stop();
-    progress_.join();
-  }
+  catching = nullptr;
+  catches_signals_ = false;
 }
 
 void summary::show_progress(std::stop_token stop, bool terminal) {
@@ -139,50 +148,59 @@ std::string describe_failure(const response& r) {
   return text;
 }
 
+void summary::keep_first_failure(std::string_view failure) noexcept {
+  auto n = std::min(failure.size(), sizeof first_failure_);
+  std::memcpy(first_failure_, failure.data(), n);
+  first_failure_size_.store(n, std::memory_order_release); // after the text, for the handler
+}
+
 void summary::add(const response& r) {
   if (r) {
     add_ok();
     return;
   }
-  if (failed() == 0) {
-    std::lock_guard lock(first_failure_mutex_);
-    first_failure_ = describe_failure(r);
-  }
+  if (failed() == 0) keep_first_failure(describe_failure(r));
   count_failure();
 }
 
 void summary::add_failure(std::string_view step, std::string_view reason) {
-  if (failed() == 0) {
-    std::lock_guard lock(first_failure_mutex_);
-    first_failure_.append(step).append(": ").append(reason);
-  }
+  if (failed() == 0) keep_first_failure(std::string(step).append(": ").append(reason));
   count_failure();
 }
 
 // `ok X, failed Y (first failure: ...)`, with `, not made Z` when requests are missing.
-std::string summary::counts() const {
+void summary::write_counts(text& out) const noexcept {
   auto ok = this->ok(), failed = this->failed();
-  auto text = "ok " + std::to_string(ok) + ", failed " + std::to_string(failed);
-  if (ok + failed < requests_) text += ", not made " + std::to_string(requests_ - ok - failed);
-  if (failed > 0) {
-    std::lock_guard lock(first_failure_mutex_);
-    text += " (first failure: " + first_failure_ + ")";
-  }
-  return text;
+  out << "ok " << ok << ", failed " << failed;
+  if (ok + failed < requests_) out << ", not made " << requests_ - ok - failed;
+  if (auto n = first_failure_size_.load(std::memory_order_acquire); failed > 0 && n > 0)
+    out << " (first failure: " << std::string_view(first_failure_, n) << ")";
+}
+
+void summary::write_interrupted_line(text& out) const noexcept {
+  out << "interrupted after " << ok() + failed() << " of " << requests_ << " requests: ";
+  write_counts(out);
 }
 
 std::string summary::line() const {
-  return std::to_string(requests_) + " requests: " + counts();
+  text out;
+  out << requests_ << " requests: ";
+  write_counts(out);
+  return out.str();
 }
 
 std::string summary::interrupted_line() const {
-  return "interrupted after " + std::to_string(ok() + failed()) + " of " +
-         std::to_string(requests_) + " requests: " + counts();
+  text out;
+  write_interrupted_line(out);
+  return out.str();
 }
 
 int summary::print() {
-  stop_watching_signals();
-  stop_progress();
+  stop_catching_signals();
+  if (progress_.joinable()) {
+    progress_.request_stop();
+    progress_.join();
+  }
   std::fprintf(stderr, "%s\n", line().c_str());
   return ok() == requests_ ? 0 : 1;
 }
