@@ -232,6 +232,27 @@ TEST(Tour, SaysHowLongALongRunWillTakeBeforeItStarts) {
   EXPECT_EQ(r.err.find("will take"), std::string::npos) << r.err;
 }
 
+TEST(Tour, StopsWhenARunIsInterrupted) {
+  fake_bin bin; // its timed says what a client says on Ctrl-C, and exits as timed then does
+  write_script(bin.path / "timed",
+               "echo 'interrupted after 5 of 10 requests: ok 5, failed 0, not made 5' >&2\n"
+               "echo 'Command exited with non-zero status 130' >&2\n"
+               "printf 'Memory usage: 1000KB\\tTime: 1.00 seconds\\tCPU usage: 1%%\\n' >&2\n"
+               "exit 130\n");
+  scratch_dir results;
+  auto r = run({tour(), "--no-setup", "--bin", bin.path, "--results", results.path, "--only", "04",
+                "--sizes", "10,20"});
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("\ntour: interrupted; the runs after this one were not made\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n04 +10 +0-3 s .* interrupted "))) << r.out;
+  EXPECT_EQ(r.out.find("· 20 requests"), std::string::npos) << r.out;
+  auto lines = csv_lines(results.path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find(",interrupted,"), std::string::npos) << lines[1];
+}
+
 TEST(Tour, DrawsNoPlotsWhenNoStageTheyCompareRan) {
   fake_bin bin;
   scratch_dir results;
