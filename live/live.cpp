@@ -55,19 +55,17 @@ struct stage_info {
   const char* program;
   const char* label;   // as in the plots' legends
   const char* section; // as in the tour's headings
-  int colour;          // xterm-256 colour, Okabe-Ito: orange, sky blue, bluish green
+  int colour;          // xterm-256 colour: the plots' purple, bluish green and sky blue
   const char* rgb;     // the same, for terminals with 24-bit colour
 };
 
 constexpr std::array<stage_info, 3> stages{{
-    {"02", "client-async-sem", "eager + semaphore", "Async client using semaphores", 214,
-     "230;159;0"},
+    {"02", "client-async-sem", "eager + semaphore", "Async client using semaphores", 134,
+     "175;95;215"},
     {"03", "client-async-as-completed", "limited_as_completed",
-     "Async client using "
-     "limited_as_completed",
-     74, "86;180;233"},
+     "Async client using limited_as_completed", 36, "0;158;115"},
     {"04", "client-async-proposal", "the library", "Stage 04: the bounded iterator as a library",
-     36, "0;158;115"},
+     74, "86;180;233"},
 }};
 
 enum class metric { memory, cpu };
@@ -94,6 +92,8 @@ struct options {
   std::string bin; // the directory of the programs
   std::size_t limit = 1000;
   bool plain = false;
+  bool brief = false;                // the table and the sentence only, not each stage's lines
+  std::chrono::milliseconds hold{0}; // how long the last frame stays up before the summary
 };
 
 std::string directory_of_this_program() {
@@ -107,7 +107,7 @@ std::string directory_of_this_program() {
 options parse_args(int argc, char** argv) {
   common::arguments args(argc, argv,
                          "[memory|cpu] [--requests N] [--delay s|ms|0] [--limit L] [--plain] "
-                         "[--bin DIR]",
+                         "[--hold SECONDS] [--brief] [--bin DIR]",
                          "memory --requests 300000");
   options out;
   out.bin = directory_of_this_program();
@@ -127,6 +127,10 @@ options parse_args(int argc, char** argv) {
         args.fail("--delay takes s, ms or 0, not '" + *delay + "'");
     } else if (arg == "--limit") {
       out.limit = args.number(args.value(), "--limit", 1, 10'000);
+    } else if (arg == "--hold") {
+      out.hold = args.seconds(args.value(), "--hold", 600);
+    } else if (arg == "--brief") {
+      out.brief = true;
     } else if (arg == "--plain") {
       out.plain = true;
     } else if (arg == "--bin") {
@@ -783,6 +787,7 @@ void print_summary(const options& o, const std::vector<runner>& runners,
                    const server_process& server) {
   auto& s = o.what;
   for (auto& r : runners) {
+    if (o.brief && outcome(r) == "ok") continue; // brief: only what went wrong
     std::printf("\n== %s · %s requests · server delays %s\n", r.info->section,
                 group(s.requests).c_str(), delay_words(s.delay).c_str());
     for (auto& n : r.notes)
@@ -800,7 +805,7 @@ void print_summary(const options& o, const std::vector<runner>& runners,
                 r.seconds, r.cpu_percent);
   }
   std::size_t from = 0;
-  for (auto eol = server.said.find('\n'); eol != std::string::npos;
+  for (auto eol = server.said.find('\n'); !o.brief && eol != std::string::npos;
        eol = server.said.find('\n', from)) {
     std::printf("server: %s\n", server.said.substr(from, eol - from).c_str());
     from = eol + 1;
@@ -815,18 +820,20 @@ void print_summary(const options& o, const std::vector<runner>& runners,
                 fixed(r.seconds, "%.2f s").c_str(), fixed(r.cpu_percent, "%.0f%%").c_str(),
                 group(static_cast<std::uint64_t>(r.rate)).c_str(), outcome(r).c_str());
   // One plain sentence of what the scene showed, from the figures above.
-  auto peak = [](const runner& r) {
-    auto [number, unit] = memory_text(static_cast<double>(r.usage.ru_maxrss));
-    return r.info->number + std::string(" ") + number + " " + unit;
+  auto peak = [&](std::size_t i) {
+    auto [number, unit] = memory_text(static_cast<double>(runners[i].usage.ru_maxrss));
+    return number + " " + unit;
   };
-  auto cpu = [](const runner& r) {
-    return r.info->number + std::string(" ") + fixed(r.cpu_percent, "%.0f%%");
-  };
-  std::string shown;
-  for (std::size_t i = 0; i < runners.size(); ++i)
-    shown += (i ? ", " : "") + (s.headline == metric::memory ? peak(runners[i]) : cpu(runners[i]));
-  std::printf("\nShown: %s %s.\n", s.headline == metric::memory ? "peak memory" : "CPU use",
-              shown.c_str());
+  auto cpu = [&](std::size_t i) { return fixed(runners[i].cpu_percent, "%.0f%%"); };
+  if (runners.size() == 3 && s.headline == metric::memory)
+    std::printf("\nShown: stage 02, which holds every request it has not made yet, peaked at %s; "
+                "stages 03 and 04, which make each request only when there is room, at %s and "
+                "%s.\n",
+                peak(0).c_str(), peak(1).c_str(), peak(2).c_str());
+  else if (runners.size() == 3)
+    std::printf("\nShown: while the requests waited on the server, stage 03, which polls, used %s "
+                "of a core; stages 02 and 04, which wait, used %s and %s.\n",
+                cpu(1).c_str(), cpu(0).c_str(), cpu(2).c_str());
   std::fflush(stdout);
 }
 
@@ -912,6 +919,12 @@ int main(int argc, char* argv[]) {
     }
     if (all_done) break;
   }
+  // The last frame stays up for a moment, for the room to read; Ctrl-C ends the wait early.
+  for (auto until = clock_type::now() + o.hold;
+       full_screen && !interrupted && clock_type::now() < until;)
+    poll(nullptr, 0, 50);
+  if (std::all_of(runners.begin(), runners.end(), [](auto& r) { return r.finished; }))
+    interrupted = 0; // nothing was left to stop
   if (interrupted) stop_clients(runners);
   stop_server(server);
   term.leave();

@@ -21,8 +21,15 @@ if(html MATCHES "(src=\"https?:|<link[^>]*href=\"https?:|url\\(['\"]?https?:)")
   message(FATAL_ERROR "the deck fetches from the network: ${CMAKE_MATCH_1}...")
 endif()
 
+if(CHROMIUM) # a wrapper that only points at a snap (Ubuntu's chromium-browser) does not count
+  execute_process(COMMAND ${CHROMIUM} --version RESULT_VARIABLE works OUTPUT_QUIET ERROR_QUIET
+                  TIMEOUT 30)
+  if(NOT works EQUAL 0)
+    set(CHROMIUM "")
+  endif()
+endif()
 if(NOT CHROMIUM)
-  message("talk_render skipped: no chromium (apt-get install chromium); the deck was built")
+  message("talk_render skipped: no working chromium (apt-get install chromium); the deck was built")
   return()
 endif()
 
