@@ -368,7 +368,7 @@ function Pandoc(doc)
     if b.t == "Header" and b.level == 2 then
       local f = footer()
       if f then table.insert(out, f) end
-      table.insert(out, pandoc.walk_block(b, inline_filter))
+      table.insert(out, b:walk(inline_filter))
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*mark:") then
       table.insert(marks, (b.text:match("^<!%-%-%s*mark:%s*(.-)%s*%-%->")))
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*listing:") then
@@ -388,7 +388,7 @@ function Pandoc(doc)
     elseif b.t == "Div" and b.classes:includes("bars") then
       table.insert(out, bars(b))
     else
-      table.insert(out, pandoc.walk_block(b, inline_filter))
+      table.insert(out, b:walk(inline_filter))
     end
     i = i + 1
   end
