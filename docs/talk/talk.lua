@@ -326,7 +326,7 @@ local function listing_block(lines, path, marks)
     table.insert(html, marked and ('<mark>' .. text .. '</mark>') or ('<span>' .. text .. '</span>'))
   end
   return pandoc.RawBlock("html", '<pre class="listing" data-source="' .. html_escape(path) ..
-                                 '"><code>' .. table.concat(html, "\n") .. "</code></pre>")
+                                 '"><code>' .. table.concat(html) .. "</code></pre>")
 end
 
 -- --- The slides -----------------------------------------------------------------------------
