@@ -84,7 +84,7 @@ scene memory_scene() {
 }
 scene cpu_scene() {
   return {"cpu", metric::cpu, 15'000, "s",
-          "CPU: requests wait 0-3 s on the server; 03 polls while they wait"};
+          "CPU: requests wait {delays} on the server; 03 polls while they wait"};
 }
 
 struct options {
@@ -695,7 +695,10 @@ void draw(canvas& c, int columns, int rows, const options& o, const std::vector<
              " requests, " + std::to_string(o.limit) + " at a time · delays " +
              delay_words(s.delay) + " · " + fixed(elapsed, "%.1f s"),
          -1, true);
-  c.text(0, 1, "Watch: " + s.watch);
+  auto watch = s.watch;
+  if (auto at = watch.find("{delays}"); at != std::string::npos)
+    watch.replace(at, 8, delay_words(s.delay));
+  c.text(0, 1, "Watch: " + watch);
 
   int panel = (columns - gutter) / 3;
   int chart_rows = rows - 15;
@@ -756,7 +759,7 @@ void draw(canvas& c, int columns, int rows, const options& o, const std::vector<
   }
   c.text(0, rows - 1,
          "server http://127.0.0.1:" + port + ", CPU " + fixed(server_cpu, "%.0f%%") +
-             " · same order and colour everywhere · Ctrl-C stops");
+             " · Ctrl-C stops");
 }
 
 void print_plain(const options& o, const std::vector<runner>& runners, double elapsed) {
@@ -811,7 +814,7 @@ void print_summary(const options& o, const std::vector<runner>& runners,
     from = eol + 1;
   }
   std::printf("\n== Summary\n");
-  const char* format = "%-6s %13s %8s %14s %11s %5s %11s %s\n";
+  const char* format = "%-5s %11s %7s %13s %9s %5s %10s %s\n"; // the tour's, in 80 columns
   std::printf(format, "stage", "requests", "delays", "peak memory", "time", "CPU", "requests/s",
               "outcome");
   for (auto& r : runners)
