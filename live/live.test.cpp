@@ -134,6 +134,18 @@ TEST(Live, NotATerminalPrintsPlainLinesAndTheSummary) {
   EXPECT_TRUE(contains(r.out, "\n3000 requests: ok 3000, failed 0\n")) << r.out;
 }
 
+TEST(Live, TheTourRunsOneScene) {
+  auto r = run({std::string(SOURCE_DIR) + "/tour", "live", "cpu", "--no-setup", "--bin", BIN_DIR,
+                "--requests", "300", "--delay", "ms", "--limit", "5"},
+               120s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "live: the cpu scene: stages 02, 03, 04 with 300 requests")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n== Summary\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\nShown: while the requests waited on the server, stage 03"))
+      << r.out;
+  EXPECT_FALSE(contains(r.out, "the memory scene")) << "one scene was asked for\n" << r.out;
+}
+
 TEST(Live, InATerminalShowsEveryStageAndTheFiguresMove) {
   if (!have_tmux()) GTEST_SKIP() << "tmux is not installed (apt-get install tmux): skipped";
   tmux_window window(live_command("memory --requests 20000 --delay ms --limit 5"));
