@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -25,7 +26,6 @@
 #include <tuple>
 #include <vector>
 
-#include <climits>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -198,7 +198,7 @@ std::vector<std::string> server_args(const std::string& delay) {
 
 // Stage 02 keeps every request in memory: cap it at half the machine, as the tour does, so that a
 // large N ends in a clear `out of memory` instead of a visit from the OOM killer.
-std::string memory_cap() {
+[[maybe_unused]] std::string memory_cap() {
   std::ifstream in("/proc/meminfo");
   std::string key;
   std::uint64_t kb = 0;
@@ -336,22 +336,36 @@ struct runner {
   double seconds = 0;
 };
 
+// A client that could not be started counts as one that ended at once with status 127.
+void could_not_start(runner& r, const char* what) {
+  r.notes.push_back(std::string("live: cannot start ") + r.info->program + ": " + what + ": " +
+                    std::strerror(errno));
+  r.finished = true;
+  r.status = 127 << 8; // as waitpid() reports exit(127)
+}
+
 void start_client(runner& r, const options& o, const std::string& port) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return;
+  if (pipe2(fds, O_CLOEXEC) != 0) return could_not_start(r, "pipe");
   std::vector<std::string> words{o.bin + "/" + r.info->program,
                                  std::to_string(o.what.requests),
                                  "--limit",
                                  std::to_string(o.limit),
                                  "--url",
                                  "http://127.0.0.1:" + port + "/{}"};
+#ifndef SANITIZED_BUILD // a sanitizer reserves more address space than any such cap
   if (std::string_view(r.info->number) == "02") {
     words.push_back("--memory-limit");
     words.push_back(memory_cap());
   }
+#endif
   r.started = clock_type::now();
   r.pid = start(words, fds[1], false, {"PROGRESS=1", "PROGRESS_INTERVAL_MS=200"});
   close(fds[1]);
+  if (r.pid < 0) {
+    close(fds[0]);
+    return could_not_start(r, "fork");
+  }
   r.err = fds[0];
   fcntl(r.err, F_SETFL, O_NONBLOCK);
 }
