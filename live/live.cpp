@@ -92,8 +92,10 @@ struct options {
   std::string bin; // the directory of the programs
   std::size_t limit = 1000;
   bool plain = false;
-  bool brief = false;                // the table and the sentence only, not each stage's lines
-  std::chrono::milliseconds hold{0}; // how long the last frame stays up before the summary
+  bool brief = false;                   // the table and the sentence only, not each stage's lines
+  std::chrono::milliseconds hold{0};    // how long the last frame stays up before the summary
+  std::chrono::milliseconds run_for{0}; // stop the clients after this long; 0: let them finish
+  std::vector<const stage_info*> shown; // the stages to run, in the usual order
 };
 
 std::string directory_of_this_program() {
@@ -106,8 +108,8 @@ std::string directory_of_this_program() {
 
 options parse_args(int argc, char** argv) {
   common::arguments args(argc, argv,
-                         "[memory|cpu] [--requests N] [--delay s|ms|0] [--limit L] [--plain] "
-                         "[--hold SECONDS] [--brief] [--bin DIR]",
+                         "[memory|cpu] [--requests N] [--delay s|ms|0] [--limit L] [--for SECONDS] "
+                         "[--stages 02,03,04] [--plain] [--hold SECONDS] [--brief] [--bin DIR]",
                          "memory --requests 300000");
   options out;
   out.bin = directory_of_this_program();
@@ -127,6 +129,18 @@ options parse_args(int argc, char** argv) {
         args.fail("--delay takes s, ms or 0, not '" + *delay + "'");
     } else if (arg == "--limit") {
       out.limit = args.number(args.value(), "--limit", 1, 10'000);
+    } else if (arg == "--for") {
+      out.run_for = args.seconds(args.value(), "--for", 86'400);
+    } else if (arg == "--stages") {
+      std::string list(args.value());
+      std::string rest = list;
+      for (auto& s : stages)
+        if (auto at = rest.find(s.number); at != std::string::npos) {
+          out.shown.push_back(&s);
+          rest.erase(at, 2);
+        }
+      if (out.shown.empty() || rest.find_first_not_of(",") != std::string::npos)
+        args.fail("--stages takes 02, 03 or 04, separated by commas, not '" + list + "'");
     } else if (arg == "--hold") {
       out.hold = args.seconds(args.value(), "--hold", 600);
     } else if (arg == "--brief") {
@@ -141,6 +155,9 @@ options parse_args(int argc, char** argv) {
                     : "unknown scene '" + std::string(arg) + "' (memory or cpu)");
     }
   }
+  if (out.shown.empty())
+    for (auto& s : stages)
+      out.shown.push_back(&s);
   if (requests) out.what.requests = *requests;
   if (delay) out.what.delay = *delay;
   for (auto& s : stages)
@@ -330,7 +347,7 @@ struct runner {
   // History, one sample per frame, for the chart: seconds since the start, value.
   std::vector<std::pair<double, double>> rss_history, cpu_history;
   // At the end.
-  bool finished = false, stopped = false;
+  bool finished = false, stopped = false, time_up = false; // stopped: by Ctrl-C or --for
   int status = 0;
   rusage usage{};
   double seconds = 0;
@@ -490,11 +507,12 @@ void reap(runner& r) {
   }
 }
 
-void stop_clients(std::vector<runner>& runners) {
+void stop_clients(std::vector<runner>& runners, bool time_up) {
   for (auto& r : runners)
     if (!r.finished && r.pid > 0) {
       kill(r.pid, SIGTERM);
       r.stopped = true;
+      r.time_up = time_up;
     }
   auto deadline = clock_type::now() + stop_grace;
   for (;;) {
@@ -709,12 +727,18 @@ void draw(canvas& c, int columns, int rows, const options& o, const std::vector<
              " requests, " + std::to_string(o.limit) + " at a time · delays " +
              delay_words(s.delay) + " · " + fixed(elapsed, "%.1f s"),
          -1, true);
+  auto shows = [&](std::string_view number) {
+    return std::any_of(runners.begin(), runners.end(),
+                       [&](auto& r) { return r.info->number == number; });
+  };
   auto watch = s.watch;
+  if (memory && !shows("02")) watch = "memory: it stays flat however many requests are made";
+  if (!memory && !shows("03")) watch = "CPU: requests wait {delays} on the server";
   if (auto at = watch.find("{delays}"); at != std::string::npos)
     watch.replace(at, 8, delay_words(s.delay));
   c.text(0, 1, "Watch: " + watch);
 
-  int panel = (columns - gutter) / 3;
+  int panel = (columns - gutter) / static_cast<int>(runners.size());
   int chart_rows = rows - 15;
   int chart_top = 8;
   double span = std::max(elapsed, 0.2 * (panel - 1)); // the chart grows until it fills the panel
@@ -792,7 +816,7 @@ void print_plain(const options& o, const std::vector<runner>& runners, double el
 // --- The end: what `timed` and the tour print ---------------------------------------------------
 
 std::string outcome(const runner& r) {
-  if (r.stopped) return "interrupted";
+  if (r.stopped) return r.time_up ? "stopped (--for)" : "interrupted";
   for (auto& n : r.notes)
     if (n.rfind("out of memory", 0) == 0) return "out of memory";
   if (WIFSIGNALED(r.status)) return "killed";
@@ -811,9 +835,9 @@ void print_summary(const options& o, const std::vector<runner>& runners,
       std::printf("%s\n", n.c_str());
     if (!r.summary_line.empty()) std::printf("%s\n", r.summary_line.c_str());
     if (r.stopped)
-      std::printf("%llu requests: stopped by Ctrl-C after %s done, %s failed\n",
-                  static_cast<unsigned long long>(s.requests), group(r.done).c_str(),
-                  group(r.failed).c_str());
+      std::printf("%llu requests: stopped by %s after %s done, %s failed\n",
+                  static_cast<unsigned long long>(s.requests), r.time_up ? "--for" : "Ctrl-C",
+                  group(r.done).c_str(), group(r.failed).c_str());
     if (WIFSIGNALED(r.status))
       std::printf("Command terminated by signal %d\n", WTERMSIG(r.status));
     else if (WEXITSTATUS(r.status) != 0)
@@ -851,6 +875,12 @@ void print_summary(const options& o, const std::vector<runner>& runners,
     std::printf("\nShown: while the requests waited on the server, stage 03, which polls, used %s "
                 "of a core; stages 02 and 04, which wait, used %s and %s.\n",
                 cpu(1).c_str(), cpu(0).c_str(), cpu(2).c_str());
+  else
+    for (std::size_t i = 0; i < runners.size(); ++i)
+      std::printf("%sstage %s made %s of %s requests in %.0f s, in %s at most, at %s CPU%s",
+                  i ? "; " : "\nShown: ", runners[i].info->number, group(runners[i].done).c_str(),
+                  group(s.requests).c_str(), runners[i].seconds, peak(i).c_str(), cpu(i).c_str(),
+                  i + 1 == runners.size() ? ".\n" : "");
   std::fflush(stdout);
 }
 
@@ -879,15 +909,18 @@ int main(int argc, char* argv[]) {
     stop_server(server);
     return interrupted ? 130 : 1;
   }
-  std::printf("live: the %s scene: stages 02, 03, 04 with %s requests each against %s, server "
-              "delays %s\n",
-              o.what.name.c_str(), group(o.what.requests).c_str(),
-              ("http://127.0.0.1:" + server.port).c_str(), delay_words(o.what.delay).c_str());
+  std::string numbers;
+  for (auto* s : o.shown)
+    numbers += (numbers.empty() ? "" : ", ") + std::string(s->number);
+  std::printf("live: the %s scene: %s %s with %s requests each against %s, server delays %s\n",
+              o.what.name.c_str(), o.shown.size() > 1 ? "stages" : "stage", numbers.c_str(),
+              group(o.what.requests).c_str(), ("http://127.0.0.1:" + server.port).c_str(),
+              delay_words(o.what.delay).c_str());
   std::fflush(stdout);
 
   std::vector<runner> runners;
-  for (auto& s : stages)
-    runners.push_back(runner{&s});
+  for (auto* s : o.shown)
+    runners.push_back(runner{s});
   auto scene_start = clock_type::now();
   for (auto& r : runners)
     start_client(r, o, server.port);
@@ -935,6 +968,8 @@ int main(int argc, char* argv[]) {
       next_plain = now + plain_interval;
     }
     if (all_done) break;
+    if (o.run_for.count() > 0 && now - scene_start >= o.run_for)
+      stop_clients(runners, /*time_up=*/true); // the next round sees them all done
   }
   // The last frame stays up for a moment, for the room to read; Ctrl-C ends the wait early.
   for (auto until = clock_type::now() + o.hold;
@@ -942,12 +977,12 @@ int main(int argc, char* argv[]) {
     poll(nullptr, 0, 50);
   if (std::all_of(runners.begin(), runners.end(), [](auto& r) { return r.finished; }))
     interrupted = 0; // nothing was left to stop
-  if (interrupted) stop_clients(runners);
+  if (interrupted) stop_clients(runners, /*time_up=*/false);
   stop_server(server);
   term.leave();
   print_summary(o, runners, server);
   if (interrupted) return 130;
   for (auto& r : runners)
-    if (outcome(r) != "ok") return 1;
+    if (outcome(r) != "ok" && !r.time_up) return 1;
   return 0;
 }

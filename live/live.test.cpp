@@ -101,7 +101,11 @@ int clients_of_port(const std::string& port) {
 }
 
 TEST(Live, ABadCommandLineIsAUsageError) {
-  for (auto args : {std::vector<std::string>{"juggling"}, {"--requests", "0"}, {"--delay", "9"}}) {
+  for (auto args : {std::vector<std::string>{"juggling"},
+                    {"--requests", "0"},
+                    {"--delay", "9"},
+                    {"--stages", "05"},
+                    {"--for", "0"}}) {
     args.insert(args.begin(), bin("live"));
     auto r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args[1];
@@ -132,6 +136,22 @@ TEST(Live, NotATerminalPrintsPlainLinesAndTheSummary) {
     ++timed_lines;
   EXPECT_EQ(timed_lines, 3u) << r.out;
   EXPECT_TRUE(contains(r.out, "\n3000 requests: ok 3000, failed 0\n")) << r.out;
+}
+
+TEST(Live, ForStopsTheChosenStagesAfterThatLong) {
+  auto r = run({bin("live"), "memory", "--stages", "04", "--requests", "100000000", "--delay", "ms",
+                "--limit", "5", "--for", "1.5"},
+               60s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "live: the memory scene: stage 04 with 100,000,000")) << r.out;
+  EXPECT_FALSE(contains(r.out, "02 eager")) << r.out;
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("\n04 +100,000,000 +0-3 ms .* stopped \\(--for\\)\n")))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "100000000 requests: stopped by --for after ")) << r.out;
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("\nShown: stage 04 made [1-9][0-9,]* of 100,000,000")))
+      << r.out;
 }
 
 TEST(Live, TheTourRunsOneScene) {
