@@ -828,7 +828,7 @@ void print_summary(const options& o, const std::vector<runner>& runners,
                    const server_process& server) {
   auto& s = o.what;
   for (auto& r : runners) {
-    if (o.brief && outcome(r) == "ok") continue; // brief: only what went wrong
+    if (o.brief && (outcome(r) == "ok" || r.time_up)) continue; // brief: what went wrong
     std::printf("\n== %s · %s requests · server delays %s\n", r.info->section,
                 group(s.requests).c_str(), delay_words(s.delay).c_str());
     for (auto& n : r.notes)
@@ -912,10 +912,10 @@ int main(int argc, char* argv[]) {
   std::string numbers;
   for (auto* s : o.shown)
     numbers += (numbers.empty() ? "" : ", ") + std::string(s->number);
-  std::printf("live: the %s scene: %s %s with %s requests each against %s, server delays %s\n",
+  std::printf("live: the %s scene: %s %s with %s requests%s against %s, server delays %s\n",
               o.what.name.c_str(), o.shown.size() > 1 ? "stages" : "stage", numbers.c_str(),
-              group(o.what.requests).c_str(), ("http://127.0.0.1:" + server.port).c_str(),
-              delay_words(o.what.delay).c_str());
+              group(o.what.requests).c_str(), o.shown.size() > 1 ? " each" : "",
+              ("http://127.0.0.1:" + server.port).c_str(), delay_words(o.what.delay).c_str());
   std::fflush(stdout);
 
   std::vector<runner> runners;
