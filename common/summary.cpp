@@ -18,7 +18,14 @@ namespace common {
 namespace {
 
 using std::chrono::steady_clock;
-constexpr auto progress_interval = std::chrono::seconds(1);
+constexpr auto default_progress_interval = std::chrono::seconds(1);
+
+// PROGRESS_INTERVAL_MS=200 prints progress five times a second (the live view reads it).
+std::chrono::milliseconds progress_interval() {
+  const char* env = std::getenv("PROGRESS_INTERVAL_MS");
+  long ms = env ? std::strtol(env, nullptr, 10) : 0;
+  return ms >= 10 && ms <= 60'000 ? std::chrono::milliseconds(ms) : default_progress_interval;
+}
 
 // Progress is shown on a terminal, unless PROGRESS=0; PROGRESS=1 shows it anywhere, as lines.
 enum class progress_mode { off, terminal, lines };
@@ -121,10 +128,10 @@ void summary::show_progress(std::stop_token stop, bool terminal) {
   std::mutex m;
   std::condition_variable_any wake;
   auto start = steady_clock::now();
+  auto interval = progress_interval();
   for (;;) {
     std::unique_lock lock(m);
-    if (wake.wait_for(lock, stop, progress_interval, [] { return false; }) || stop.stop_requested())
-      break;
+    if (wake.wait_for(lock, stop, interval, [] { return false; }) || stop.stop_requested()) break;
     double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
     auto done = ok() + failed();
     double rate = done / elapsed;

@@ -19,7 +19,8 @@ namespace common {
 ///
 /// While the run lasts, a thread of its own shows progress once a second (requests done,
 /// requests per second, resident memory, time left) when stderr is a terminal; set
-/// `PROGRESS=1` to have it printed as lines anyway (for logs), or `PROGRESS=0` to silence it.
+/// `PROGRESS=1` to have it printed as lines anyway (for logs), or `PROGRESS=0` to silence it;
+/// `PROGRESS_INTERVAL_MS` sets how often (10 to 60000 ms; the live view asks for 200).
 /// The counters are written by one thread only, the one making the requests.
 ///
 /// Until print(), the first summary of a process also catches SIGINT (Ctrl-C) and SIGTERM: it
