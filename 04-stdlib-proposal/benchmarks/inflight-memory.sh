@@ -6,6 +6,7 @@
 #
 # Usage: 04-stdlib-proposal/benchmarks/inflight-memory.sh [--requests N] [--limits "L1 L2 ..."]
 #          [--runs R] [--client LABEL=PATH]... [--heaptrack] [--results DIR] [--name NAME]
+#          [--note TEXT]
 # Example: 04-stdlib-proposal/benchmarks/inflight-memory.sh --limits "1000 10000 18000" --heaptrack
 set -euo pipefail
 
@@ -21,9 +22,10 @@ heaptrack_requests=30000 # enough for the heap to reach its peak at limit 10,000
 heaptrack_limit=10000
 server_args="--port 0 --max-delay 3 --delay-unit s"
 clients=()
+notes=() # lines printed under the header, e.g. how a --client was built
 
 usage() {
-  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--results DIR] [--name NAME]" >&2
+  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--results DIR] [--name NAME] [--note TEXT]" >&2
   echo "Example: inflight-memory.sh --limits \"1000 10000 18000\" --heaptrack" >&2
   exit 2
 }
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --heaptrack) heaptrack=1 ;;
     --results) results=${2:?}; shift ;;
     --name) name=${2:?}; shift ;;
+    --note) notes+=("${2:?}"); shift ;;
     *) echo "inflight-memory.sh: unknown option $1" >&2; usage ;;
   esac
   shift
@@ -65,6 +68,7 @@ mkdir -p "$results"
 out=$results/$name.txt
 : >"$out"
 say() { echo "$*" | tee -a "$out"; }
+shown() { echo "${1#"$root"/}"; } # a path as the reader would type it from the root
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with uncommitted changes)"
@@ -74,7 +78,8 @@ say "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576
 say "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $commit; preset default (RelWithDebInfo)"
 say "Each cell: build/bin/timed --server-args \"$server_args\" -- CLIENT $requests --limit L --url 'http://127.0.0.1:{port}/{}'"
 say "(a fresh server for each run; $runs run(s) per cell, median; every run must end with \"failed 0\")"
-for c in "${clients[@]}"; do say "  ${c%%=*}: ${c#*=}"; done
+for c in "${clients[@]}"; do say "  ${c%%=*}: $(shown "${c#*=}")"; done
+for n in "${notes[@]}"; do say "$n"; done
 say ""
 
 declare -A kb
@@ -145,7 +150,7 @@ for c in "${clients[@]}"; do
   heaptrack_print -f "$work/$label.zst" -p 0 -a 0 -T 0 -F "$work/$label.stacks" \
     --flamegraph-cost-type peak >"$work/$label.summary" 2>&1
   hsay ""
-  hsay "== $label: $client"
+  hsay "== $label: $(shown "$client")"
   grep -E "^(calls to allocation functions|peak heap memory consumption|peak RSS)" "$work/$label.summary" |
     sed 's/^/  /' | tee -a "$hout"
   # Each line of STACKS is "frame;frame;...;frame BYTES", the bytes live at the peak.
