@@ -2,7 +2,8 @@
 # Counts what one request costs the stage-04 client and the server: instructions (callgrind, which
 # counts rather than times, so it repeats on a busy machine) and system calls (strace -c), for
 # 20,000 requests at --limit 100 against a server without delays. Writes docs/measurements/
-# callgrind.txt and strace.txt. Needs valgrind and strace; takes about two minutes.
+# callgrind.txt, strace.txt and perf.txt. Needs valgrind, strace and perf (linux-perf); takes about
+# two minutes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bin=build/bin
@@ -64,3 +65,15 @@ instructions() { # callgrind.out file: the total Ir
   echo "== server"
   cat "$tmp/server.strace"
 } | tee "$out/strace.txt"
+
+{
+  echo "# perf record of the client, $n requests at --limit 100, server --max-delay 0: share of samples"
+  echo "# by where they fell (kernel or the program's and its libraries' code), then the top symbols"
+  echo "# $(git log -1 --format='commit %h, %cd' --date=short), default preset, $(nproc) cores, $(uname -sr)"
+  start_server
+  perf record -q -o "$tmp/perf.data" "${client[@]}" >/dev/null 2>&1
+  stop_server
+  perf report -i "$tmp/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -8
+  echo
+  perf report -i "$tmp/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep '%' | head -15
+} | tee "$out/perf.txt"
