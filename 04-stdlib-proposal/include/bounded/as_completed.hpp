@@ -27,6 +27,7 @@
 #include <asio/experimental/deferred.hpp>
 #endif
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -207,7 +208,16 @@ private:
 
 // Everything the stream shares with the operations it has started. It lives until the stream and
 // the last of those operations are gone, so an operation that completes after the stream was
-// destroyed finds it still there. All of it is touched only on the stream's executor.
+// destroyed finds it still there. All of it is touched only on the stream's executor, with three
+// exceptions that may come from any thread and are marked: a consumer's cancellation, which is
+// posted to the executor; an operation's handler destroyed without being called, likewise; and
+// the atomic counters those two read.
+//
+// Re-entrancy: an operation may complete inside its own initiation, and inside the emission of a
+// cancellation signal. `depth_` counts the steps under way that may cause that (fill() and
+// stop()); a completion that arrives inside one only records its result, and the step's caller
+// hands out what is ready once the step is over. The consumer is never completed inside a call
+// it made (async_next, cancel, the destructor): those post its completion.
 template <class Executor, class Range, class Signature, order Order, class Allocator>
 class state
     : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>> {
@@ -234,8 +244,29 @@ public:
   std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
 
-  // A consumer asks for the next result. Called on the executor.
-  template <class Handler> void wait(Handler&& handler) {
+  // A number for the next wait whose cancellation may come from another thread. Any thread.
+  std::uint64_t next_wait() noexcept { return waits_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  // What a consumer's cancellation slot holds while it waits, and after: it may be emitted from
+  // any thread, so it only posts to the executor, where cancel_wait() ignores a wait that is over.
+  class wait_cancellation {
+  public:
+    wait_cancellation(std::weak_ptr<state> s, std::uint64_t wait) noexcept
+        : state_(std::move(s)), wait_(wait) {}
+    void operator()(asio::cancellation_type) {
+      if (auto s = state_.lock()) {
+        auto executor = s->executor();
+        asio::post(executor, [s = std::move(s), wait = wait_] { s->cancel_wait(wait); });
+      }
+    }
+
+  private:
+    std::weak_ptr<state> state_;
+    std::uint64_t wait_;
+  };
+
+  // A consumer asks for the next result. `wait` is its number if it can be cancelled, else 0.
+  template <class Handler> void wait(Handler&& handler, std::uint64_t wait) {
     if (waiter_) {
       post_completion(std::forward<Handler>(handler),
                       std::make_exception_ptr(
@@ -249,22 +280,18 @@ public:
       post_completion(std::forward<Handler>(handler), error, std::move(value));
       return;
     }
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) {
-      slot.assign([self = this->weak_from_this()](asio::cancellation_type) {
-        if (auto s = self.lock()) {
-          s->stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
-          s->deliver();
-        }
-      });
-      waiter_slot_ = slot;
-    }
+    wait_ = wait;
     auto work = asio::make_work_guard(asio::get_associated_executor(handler, executor_));
     waiter_.emplace([h = std::forward<Handler>(handler), work = std::move(work)](
-                        std::exception_ptr e, std::optional<value_type> v) mutable {
+                        bool defer, std::exception_ptr e, std::optional<value_type> v) mutable {
       auto ex = work.get_executor();
-      asio::dispatch(
-          ex, [h = std::move(h), e, v = std::move(v)]() mutable { std::move(h)(e, std::move(v)); });
+      auto resume = [h = std::move(h), e, v = std::move(v)]() mutable {
+        std::move(h)(e, std::move(v));
+      };
+      if (defer)
+        asio::post(ex, std::move(resume));
+      else
+        asio::dispatch(ex, std::move(resume));
       work.reset();
     });
   }
@@ -273,54 +300,63 @@ public:
   void cancel() {
     discard_results();
     stop(nullptr);
-    deliver();
+    deliver(how::post);
   }
 
   // The owner is gone.
   void detach() {
     cancel();
     if (waiter_)
-      complete_waiter(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+      complete_waiter(how::post,
+                      std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
   }
 
-  // An operation started in `index` has completed.
-  void complete(std::uint32_t index, value_type value) {
-    --in_flight_;
+  // The operation started in `index` as `ticket` has completed; `emplace` builds its value.
+  template <class Emplace>
+  void complete(std::uint32_t index, std::uint64_t ticket, Emplace emplace) {
     auto& s = slots_[index];
+    if (!s.busy || s.ticket != ticket) return; // its initiation threw, and the place was freed
+    --in_flight_;
     s.busy = false;
+    clear_cancellation(s);
+    if (starting_.load(std::memory_order_relaxed) == ticket) outcome_ = outcome::completed;
     if (stopping_) {
       release(index);
-    } else if (auto e = policy_ == errors::fail_fast ? error_in<Signature>(value) : nullptr) {
-      release(index);
-      stop(e);
     } else {
-      s.result.emplace(std::move(value));
-      ++finished_;
-      if constexpr (Order == order::completion) push_ready(index);
+      try {
+        emplace(s.result);
+      } catch (...) { // converting the arguments to value_type threw: the stream fails
+        release(index);
+        stop(std::current_exception());
+        if (depth_ == 0) deliver(how::dispatch);
+        return;
+      }
+      if (auto e = policy_ == errors::fail_fast ? error_in<Signature>(*s.result) : nullptr) {
+        s.result.reset();
+        release(index);
+        stop(e);
+      } else {
+        ++finished_;
+        if constexpr (Order == order::completion) push_ready(index);
+      }
     }
-    deliver();
+    if (depth_ == 0) deliver(how::dispatch);
   }
 
   // An operation's handler was destroyed without being called: its initiation threw, or its
-  // execution context shut down. Either way it will never complete.
-  void abandon(std::uint32_t index) {
-    if (!slots_[index].busy) return;
-    --in_flight_;
-    slots_[index].busy = false;
-    release(index);
-    if (starting_) { // start() reports it
-      dropped_while_starting_ = true;
+  // execution context was destroyed. Any thread. Inside the initiation, start() reports it; else
+  // it is taken to the executor, and if that is shutting down too, done where it is.
+  static void abandoned(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) {
+    if (s->starting_.load(std::memory_order_relaxed) == ticket) {
+      s->free_place(index);
+      s->outcome_ = outcome::dropped;
       return;
     }
-    stopping_ = input_done_ = true;
-    if (!error_)
-      error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
-    if (in_flight_ == 0 && waiter_) {
-      // Nothing is left to complete it, and its executor is shutting down: destroy it (and the
-      // consumer waiting in it) rather than resume it.
-      if (waiter_slot_.is_connected()) waiter_slot_.clear();
-      waiter_slot_ = {};
-      waiter_.reset();
+    auto executor = s->executor();
+    try {
+      asio::post(executor, abandonment(std::move(s), index, ticket));
+    } catch (...) { // no memory to post with: a destructor can only go on
+      if (s) s->abandon(index, ticket, false);
     }
   }
 
@@ -330,11 +366,56 @@ private:
   struct slot {
     std::optional<value_type> result;
     asio::cancellation_signal cancel;
+    std::uint64_t ticket = 0; // which start this place's operation is
     bool busy = false;
   };
   using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
   using slot_index_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
+
+  enum class how { dispatch, post };                  // how the consumer is resumed
+  enum class outcome { running, completed, dropped }; // of the operation being started
+
+  // Posted by abandoned(). Run, it abandons the place; destroyed unrun, the executor is shutting
+  // down, and it abandons the place where it is.
+  class abandonment {
+  public:
+    abandonment(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) noexcept
+        : state_(std::move(s)), index_(index), ticket_(ticket) {}
+    abandonment(abandonment&& other) noexcept = default;
+    abandonment& operator=(abandonment&&) = delete;
+    ~abandonment() {
+      if (state_) state_->abandon(index_, ticket_, false);
+    }
+    void operator()() { std::exchange(state_, nullptr)->abandon(index_, ticket_, true); }
+
+  private:
+    std::shared_ptr<state> state_;
+    std::uint32_t index_;
+    std::uint64_t ticket_;
+  };
+
+  void abandon(std::uint32_t index, std::uint64_t ticket, bool running) {
+    auto& s = slots_[index];
+    if (!s.busy || s.ticket != ticket) return;
+    free_place(index);
+    auto aborted = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+    if (!running) { // the executor is shutting down: nothing will run, nothing can be resumed
+      stopping_ = input_done_ = true;
+      if (!error_) error_ = aborted;
+      if (in_flight_ == 0) waiter_.reset();
+      return;
+    }
+    stop(aborted);
+    deliver(how::dispatch);
+  }
+
+  // A consumer's cancellation, on the executor: it counts only if that consumer still waits.
+  void cancel_wait(std::uint64_t wait) {
+    if (!waiter_ || wait_ != wait) return;
+    stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+    deliver(how::dispatch);
+  }
 
   // Whether the next result to hand out is there: any finished one, or, in input order, the
   // oldest one started.
@@ -356,6 +437,7 @@ private:
 
   // Starts operations from the input while there is room under the limit.
   void fill() {
+    ++depth_;
     while (!input_done_ && !stopping_ && has_free_slot()) {
       try {
         if (next_ == std::ranges::end(range_)) {
@@ -369,6 +451,7 @@ private:
         stop(std::current_exception());
       }
     }
+    --depth_;
   }
 
   void start(operation_type operation) {
@@ -379,30 +462,48 @@ private:
     } else {
       index = static_cast<std::uint32_t>(started_ % limit());
     }
+    auto& s = slots_[index];
+    auto ticket = ++tickets_;
     ++started_;
     ++in_flight_;
-    slots_[index].busy = true;
-    starting_ = true;
+    s.busy = true;
+    s.ticket = ticket;
+    starting_.store(ticket, std::memory_order_relaxed);
     try {
       if constexpr (is_awaitable<operation_type>::value)
         asio::co_spawn(executor_, std::move(operation),
-                       operation_handler(this->shared_from_this(), index));
+                       operation_handler(this->shared_from_this(), index, ticket));
       else
-        std::move(operation)(operation_handler(this->shared_from_this(), index));
-      starting_ = false;
-      if (std::exchange(dropped_while_starting_, false))
+        std::move(operation)(operation_handler(this->shared_from_this(), index, ticket));
+      starting_.store(0, std::memory_order_relaxed);
+      if (std::exchange(outcome_, outcome::running) == outcome::dropped)
         throw std::system_error(asio::error::operation_aborted,
                                 "bounded: an operation dropped its completion handler");
     } catch (...) {
-      starting_ = dropped_while_starting_ = false;
-      if (slots_[index].busy) { // the handler was not destroyed on the way out
-        --in_flight_;
-        slots_[index].busy = false;
-        release(index);
-      }
-      --started_;
+      starting_.store(0, std::memory_order_relaxed);
+      if (std::exchange(outcome_, outcome::running) != outcome::completed) {
+        if (s.busy && s.ticket == ticket) free_place(index); // its handler lives on: ignored
+        --started_;
+      } // else it completed before its initiation threw: its result stands
       throw;
     }
+  }
+
+  // Frees the place of an operation that will not complete.
+  void free_place(std::uint32_t index) {
+    --in_flight_;
+    slots_[index].busy = false;
+    clear_cancellation(slots_[index]);
+    release(index);
+  }
+
+  // Its operation is over: a later one in this place must not get its cancellation handler.
+  // Inside an emission the handler may be the caller: stop() clears it afterwards.
+  void clear_cancellation(slot& s) {
+    if (emitting_)
+      clear_after_emitting_ = true;
+    else
+      s.cancel.slot().clear();
   }
 
   // Frees a slot whose result, if any, will not be handed out.
@@ -458,16 +559,16 @@ private:
   }
 
   // Completes the waiting consumer if there is an answer for it.
-  void deliver() {
+  void deliver(how resume) {
     if (!waiter_ || (!deliverable() && !finished())) return;
     auto [error, value] = take();
-    complete_waiter(error, std::move(value));
+    complete_waiter(resume, error, std::move(value));
   }
 
-  void complete_waiter(std::exception_ptr error, std::optional<value_type> value = std::nullopt) {
-    if (waiter_slot_.is_connected()) waiter_slot_.clear();
-    waiter_slot_ = {};
-    waiter_(error, std::move(value));
+  void complete_waiter(how resume, std::exception_ptr error,
+                       std::optional<value_type> value = std::nullopt) {
+    wait_ = 0;
+    waiter_(resume == how::post, error, std::move(value));
   }
 
   // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
@@ -476,8 +577,16 @@ private:
   void stop(std::exception_ptr error) {
     if (error && !error_ && !stopping_) error_ = error;
     stopping_ = input_done_ = true;
+    if (emitting_) return; // stopped again from inside the emission: it reaches every place
+    ++depth_;
+    emitting_ = true;
     for (auto& s : slots_)
       if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
+    emitting_ = false;
+    if (std::exchange(clear_after_emitting_, false))
+      for (auto& s : slots_)
+        if (!s.busy) s.cancel.slot().clear();
+    --depth_;
   }
 
   template <class Handler>
@@ -500,10 +609,16 @@ private:
   std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
   std::size_t in_flight_ = 0;                 // started, not finished
   std::size_t finished_ = 0;                  // finished, result not handed out yet
-  bool input_done_ = false, stopping_ = false, starting_ = false, dropped_while_starting_ = false;
+  bool input_done_ = false, stopping_ = false;
+  bool emitting_ = false, clear_after_emitting_ = false;
+  int depth_ = 0;                          // fill() and stop() calls under way
+  std::uint64_t tickets_ = 0;              // starts so far: each operation's own number
+  std::atomic<std::uint64_t> starting_{0}; // the ticket being started, or 0
+  outcome outcome_ = outcome::running;     // what it did inside its initiation
+  std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
+  std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
   std::exception_ptr error_;
-  any_handler<result_signature> waiter_;
-  asio::cancellation_slot waiter_slot_;
+  any_handler<void(bool, std::exception_ptr, std::optional<value_type>)> waiter_;
 };
 
 // The completion handler given to each operation: it carries the stream's executor (so that it
@@ -515,13 +630,13 @@ public:
   using executor_type = Executor;
   using cancellation_slot_type = asio::cancellation_slot;
 
-  operation_handler(std::shared_ptr<state> s, std::uint32_t index) noexcept
-      : state_(std::move(s)), index_(index) {}
+  operation_handler(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) noexcept
+      : state_(std::move(s)), index_(index), ticket_(ticket) {}
   operation_handler(operation_handler&& other) noexcept
-      : state_(std::move(other.state_)), index_(other.index_) {}
+      : state_(std::move(other.state_)), index_(other.index_), ticket_(other.ticket_) {}
   operation_handler& operator=(operation_handler&&) = delete;
   ~operation_handler() {
-    if (state_) state_->abandon(index_);
+    if (state_) state::abandoned(std::move(state_), index_, ticket_);
   }
 
   executor_type get_executor() const noexcept { return state_->executor(); }
@@ -531,15 +646,18 @@ public:
 
   template <class... Args> void operator()(Args&&... args) {
     auto s = std::move(state_);
-    if constexpr (sizeof...(Args) == 1)
-      s->complete(index_, value_type(std::forward<Args>(args)...));
-    else
-      s->complete(index_, value_type(std::decay_t<Args>(std::forward<Args>(args))...));
+    s->complete(index_, ticket_, [&](std::optional<value_type>& result) {
+      if constexpr (sizeof...(Args) == 1)
+        result.emplace(std::forward<Args>(args)...);
+      else
+        result.emplace(std::decay_t<Args>(std::forward<Args>(args))...);
+    });
   }
 
 private:
   std::shared_ptr<state> state_;
   std::uint32_t index_;
+  std::uint64_t ticket_;
 };
 
 template <class Signature, class Range> struct signature_for { using type = Signature; };
@@ -603,8 +721,10 @@ public:
   stream& operator=(const stream&) = delete;
 
   /// Cancels the operations still in flight and lets them finish in the background; they touch
-  /// nothing but the state they share. To wait for them instead, call cancel() and read on to the
-  /// end of the stream.
+  /// nothing but the state they share. A consumer still waiting completes with
+  /// asio::error::operation_aborted, posted to its executor: never inside the destructor. To wait
+  /// for the operations instead, call cancel() and read on to the end of the stream. May be called
+  /// on any thread: the work is done on the stream's executor (at once when called there).
   ~stream() { release(); }
 
   /// Waits for the next result.
@@ -615,14 +735,27 @@ public:
   /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
   /// operations in flight have finished; after it comes the end.
   ///
-  /// Cancelling the wait (through the completion handler's cancellation slot, any type) cancels
-  /// every operation in flight and ends the stream. One async_next() at a time.
+  /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
+  /// thread) cancels every operation in flight and ends the stream: the wait completes with
+  /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
+  /// that arrives after the wait has completed changes nothing. One async_next() at a time.
+  ///
+  /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
+  /// associated executor from the stream's executor.
   template <class CompletionToken> auto async_next(CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, result_signature>(
         [](auto handler, std::shared_ptr<state_type> s) {
+          // The slot is the caller's: set it up here, in the caller's context, before anything
+          // can emit on it. What it holds only posts to the stream's executor.
+          std::uint64_t wait = 0;
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            wait = s->next_wait();
+            slot.template emplace<typename state_type::wait_cancellation>(s, wait);
+          }
           auto executor = s->executor();
-          asio::dispatch(executor, [s = std::move(s), h = std::move(handler)]() mutable {
-            s->wait(std::move(h));
+          asio::dispatch(executor, [s = std::move(s), h = std::move(handler), wait]() mutable {
+            s->wait(std::move(h), wait);
           });
         },
         token, state_);
@@ -630,9 +763,10 @@ public:
 
   /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
   /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
-  /// once every operation has finished.
+  /// once every operation has finished. May be called on any thread: the work is done on the
+  /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
   void cancel() {
-    if (state_) state_->cancel();
+    if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
   }
 
   /// The limit.
@@ -652,7 +786,10 @@ private:
   }
 
   void release() {
-    if (auto s = std::move(state_)) s->detach();
+    if (auto s = std::move(state_)) {
+      auto executor = s->executor();
+      asio::dispatch(executor, [s = std::move(s)] { s->detach(); });
+    }
   }
 
   std::shared_ptr<state_type> state_;
