@@ -11,12 +11,15 @@
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/executor.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/experimental/channel_error.hpp>
 #include <asio/is_executor.hpp>
 #include <asio/post.hpp>
 #include <asio/version.hpp>
@@ -42,6 +45,11 @@
 #include <utility>
 #include <vector>
 
+/// The library's version, yyyymm of the paper revision it implements (R1, 2026-12), for
+/// `#if BOUNDED_AS_COMPLETED_VERSION >= 202612L`: for_each, asynchronous input, set_limit,
+/// counters.
+#define BOUNDED_AS_COMPLETED_VERSION 202612L
+
 /// Bounded, lazy, completion-driven iteration over asynchronous operations.
 namespace bounded {
 
@@ -61,6 +69,27 @@ enum class errors {
   /// they have finished, async_next() reports that error as an exception.
   fail_fast,
 };
+
+/// What a stream has done so far, for progress displays: a snapshot that any thread may take.
+struct counters {
+  std::uint64_t started = 0;      ///< operations started (their initiation returned)
+  std::uint64_t completed = 0;    ///< operations that have finished, failed or not
+  std::uint64_t failed = 0;       ///< of those, the ones whose first argument was an error, or
+                                  ///< whose result could not be built, or that were abandoned
+  std::size_t peak_in_flight = 0; ///< the most operations in flight at once
+};
+
+/// An asynchronous input: an object `s` with a member type `operation_type` (the operations it
+/// yields, not yet started) and a member `s.async_next(handler)` that completes, once, with
+/// `void(std::exception_ptr, std::optional<operation_type>)`: the next operation, or `std::nullopt`
+/// at its end, or an error. The stream asks for one operation at a time, only when a place is
+/// free, so a slow consumer holds the producer back. It runs the handler's associated executor
+/// and honours its cancellation slot, as Asio's operations do.
+template <class Source>
+concept async_source = requires {
+  typename std::remove_cvref_t<Source>::operation_type;
+}
+&&!std::ranges::input_range<Source>;
 
 /// The completion signature of an input element. Specialise it for operation types of your own;
 /// it is defined for asio::awaitable<T> (as `void(std::exception_ptr, T)`) and for Asio's deferred
@@ -106,23 +135,61 @@ template <class R, class A, class... B> struct first_argument<R(A, B...)> {
   using type = std::decay_t<A>;
 };
 
-template <class Signature, class Value> std::exception_ptr error_in(const Value& value) {
+template <class Signature, class Value> const auto* error_argument(const Value& value) {
   using first = typename first_argument<Signature>::type;
   if constexpr (std::is_same_v<first, std::exception_ptr> ||
                 std::is_same_v<first, std::error_code>) {
-    const first* argument;
     if constexpr (std::is_same_v<Value, first>)
-      argument = &value;
+      return &value;
     else
-      argument = &std::get<0>(value);
-    if constexpr (std::is_same_v<first, std::exception_ptr>)
-      return *argument;
-    else
-      return *argument ? std::make_exception_ptr(std::system_error(*argument)) : nullptr;
+      return &std::get<0>(value);
   } else {
-    return nullptr;
+    return static_cast<const void*>(nullptr);
   }
 }
+
+// Whether the value says its operation failed. Cheap: no exception is made.
+template <class Signature, class Value> bool failed(const Value& value) {
+  const auto* argument = error_argument<Signature>(value);
+  if constexpr (std::is_same_v<decltype(argument), const void*>)
+    return false;
+  else
+    return static_cast<bool>(*argument);
+}
+
+template <class Signature, class Value> std::exception_ptr error_in(const Value& value) {
+  const auto* argument = error_argument<Signature>(value);
+  if constexpr (std::is_same_v<decltype(argument), const void*>)
+    return nullptr;
+  else if constexpr (std::is_same_v<decltype(argument), const std::exception_ptr*>)
+    return *argument;
+  else
+    return *argument ? std::make_exception_ptr(std::system_error(*argument)) : nullptr;
+}
+
+// The input: a range read synchronously, or an asynchronous source.
+template <class Input> struct input_traits {
+  static constexpr bool asynchronous = false;
+  using operation_type = std::ranges::range_value_t<Input>;
+};
+template <async_source Input> struct input_traits<Input> {
+  static constexpr bool asynchronous = true;
+  using operation_type = typename Input::operation_type;
+};
+
+// Relaxed atomics written by one thread only (the executor's) and read by any: a plain load and
+// store on common hardware.
+struct atomic_counters {
+  std::atomic<std::uint64_t> started{0}, completed{0}, failed{0};
+  std::atomic<std::size_t> peak_in_flight{0};
+  template <class T> static void add(std::atomic<T>& a, T n = 1) noexcept {
+    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  counters snapshot() const noexcept {
+    return {started.load(std::memory_order_relaxed), completed.load(std::memory_order_relaxed),
+            failed.load(std::memory_order_relaxed), peak_in_flight.load(std::memory_order_relaxed)};
+  }
+};
 
 template <class T> struct is_awaitable : std::false_type {};
 template <class T, class E> struct is_awaitable<asio::awaitable<T, E>> : std::true_type {};
@@ -224,12 +291,13 @@ class state
 public:
   using value_type = typename value_of<Signature>::type;
   using result_signature = void(std::exception_ptr, std::optional<value_type>);
-  using operation_type = std::ranges::range_value_t<Range>;
+  using operation_type = typename input_traits<Range>::operation_type;
+  static constexpr bool asynchronous_input = input_traits<Range>::asynchronous;
 
   state(const Executor& executor, Range range, std::size_t limit, errors policy,
         const Allocator& allocator)
-      : executor_(executor), range_(std::move(range)), next_(std::ranges::begin(range_)),
-        policy_(policy), slots_(limit, slot_allocator(allocator)),
+      : executor_(executor), range_(std::move(range)), next_(begin(range_)), policy_(policy),
+        limit_(limit), slots_(limit, slot_allocator(allocator)),
         free_(slot_index_allocator(allocator)), ready_(slot_index_allocator(allocator)) {
     if constexpr (Order == order::completion) {
       free_.reserve(limit);
@@ -240,7 +308,17 @@ public:
   }
 
   const Executor& executor() const noexcept { return executor_; }
-  std::size_t limit() const noexcept { return slots_.size(); }
+  std::size_t capacity() const noexcept { return slots_.size(); }
+  std::size_t limit() const noexcept { return limit_; }
+  counters count() const noexcept { return counters_.snapshot(); }
+
+  // A new limit, from 1 to the capacity. Raising it starts what now fits; lowering it cancels
+  // nothing and only holds refills back until the outstanding operations are fewer.
+  void set_limit(std::size_t limit) {
+    limit_ = limit;
+    fill();
+    deliver(how::post);
+  }
   std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
 
@@ -319,6 +397,7 @@ public:
     --in_flight_;
     s.busy = false;
     clear_cancellation(s);
+    atomic_counters::add(counters_.completed);
     if (starting_.load(std::memory_order_relaxed) == ticket) outcome_ = outcome::completed;
     if (stopping_) {
       release(index);
@@ -326,12 +405,16 @@ public:
       try {
         emplace(s.result);
       } catch (...) { // converting the arguments to value_type threw: the stream fails
+        atomic_counters::add(counters_.failed);
         release(index);
         stop(std::current_exception());
         if (depth_ == 0) deliver(how::dispatch);
         return;
       }
-      if (auto e = policy_ == errors::fail_fast ? error_in<Signature>(*s.result) : nullptr) {
+      bool error = failed<Signature>(*s.result);
+      if (error) atomic_counters::add(counters_.failed);
+      if (auto e =
+              error && policy_ == errors::fail_fast ? error_in<Signature>(*s.result) : nullptr) {
         s.result.reset();
         release(index);
         stop(e);
@@ -352,12 +435,9 @@ public:
       s->outcome_ = outcome::dropped;
       return;
     }
-    auto executor = s->executor();
-    try {
-      asio::post(executor, abandonment(std::move(s), index, ticket));
-    } catch (...) { // no memory to post with: a destructor can only go on
-      if (s) s->abandon(index, ticket, false);
-    }
+    auto& self = *s;
+    self.post_or_do(
+        [s = std::move(s), index, ticket](bool running) { s->abandon(index, ticket, running); });
   }
 
   class operation_handler;
@@ -376,38 +456,55 @@ private:
   enum class how { dispatch, post };                  // how the consumer is resumed
   enum class outcome { running, completed, dropped }; // of the operation being started
 
-  // Posted by abandoned(). Run, it abandons the place; destroyed unrun, the executor is shutting
-  // down, and it abandons the place where it is.
-  class abandonment {
+  // Posted to the executor when a handler of the stream's was destroyed without being called.
+  // Run, it calls `f(true)`; destroyed unrun, the executor is shutting down, and it calls
+  // `f(false)` where it is.
+  template <class F> class posted_or_destroyed {
   public:
-    abandonment(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) noexcept
-        : state_(std::move(s)), index_(index), ticket_(ticket) {}
-    abandonment(abandonment&& other) noexcept = default;
-    abandonment& operator=(abandonment&&) = delete;
-    ~abandonment() {
-      if (state_) state_->abandon(index_, ticket_, false);
+    explicit posted_or_destroyed(F f) : f_(std::move(f)) {}
+    posted_or_destroyed(posted_or_destroyed&& other) noexcept : f_(std::move(other.f_)) {
+      other.f_.reset();
     }
-    void operator()() { std::exchange(state_, nullptr)->abandon(index_, ticket_, true); }
+    posted_or_destroyed& operator=(posted_or_destroyed&&) = delete;
+    ~posted_or_destroyed() {
+      if (f_) (*f_)(false);
+    }
+    void operator()() {
+      auto f = std::move(*f_);
+      f_.reset();
+      f(true);
+    }
 
   private:
-    std::shared_ptr<state> state_;
-    std::uint32_t index_;
-    std::uint64_t ticket_;
+    std::optional<F> f_;
   };
+
+  template <class F> void post_or_do(F f) {
+    try {
+      asio::post(executor_, posted_or_destroyed<F>(std::move(f)));
+    } catch (...) { // no memory to post with: from a destructor, it can only be done here
+    }
+  }
 
   void abandon(std::uint32_t index, std::uint64_t ticket, bool running) {
     auto& s = slots_[index];
     if (!s.busy || s.ticket != ticket) return;
     free_place(index);
-    auto aborted = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
-    if (!running) { // the executor is shutting down: nothing will run, nothing can be resumed
-      stopping_ = input_done_ = true;
-      if (!error_) error_ = aborted;
-      if (in_flight_ == 0) waiter_.reset();
-      return;
-    }
-    stop(aborted);
+    atomic_counters::add(counters_.completed);
+    atomic_counters::add(counters_.failed);
+    if (!running) return shut_down();
+    stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
     deliver(how::dispatch);
+  }
+
+  // The executor is shutting down: nothing will run and nothing can be resumed. Once nothing is
+  // in flight, the waiting consumer is destroyed (as Asio destroys handlers at shutdown), which
+  // breaks the cycle of a coroutine consumer that owns the stream that owns it.
+  void shut_down() {
+    stopping_ = input_done_ = true;
+    if (!error_)
+      error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+    if (in_flight_ == 0 && !pulling_) waiter_.reset();
   }
 
   // A consumer's cancellation, on the executor: it counts only if that consumer still waits.
@@ -426,32 +523,78 @@ private:
       return delivered_ < started_ && slots_[delivered_ % limit()].result.has_value();
   }
 
-  bool finished() const noexcept { return input_done_ && in_flight_ == 0 && !deliverable(); }
-
-  bool has_free_slot() const noexcept {
-    if constexpr (Order == order::completion)
-      return !free_.empty();
-    else
-      return started_ - delivered_ < limit();
+  bool finished() const noexcept {
+    return input_done_ && in_flight_ == 0 && !pulling_ && !pending_ && !deliverable();
   }
 
-  // Starts operations from the input while there is room under the limit.
+  // Whether one more operation fits under the limit (and so in a place: limit <= capacity).
+  bool has_free_slot() const noexcept {
+    if constexpr (Order == order::completion)
+      return in_flight_ + finished_ < limit_;
+    else
+      return started_ - delivered_ < limit_;
+  }
+
+  // Starts operations from the input while there is room under the limit: from a range, at once;
+  // from an asynchronous source, one request at a time, each completing in pulled().
   void fill() {
     ++depth_;
-    while (!input_done_ && !stopping_ && has_free_slot()) {
-      try {
-        if (next_ == std::ranges::end(range_)) {
-          input_done_ = true;
-          break;
+    if constexpr (asynchronous_input) {
+      if (pending_ && !stopping_ && has_free_slot()) start_pending();
+      while (!pulling_ && !pending_ && !input_done_ && !stopping_ && has_free_slot()) {
+        pulling_ = true;
+        try {
+          range_.async_next(pull_handler(this->shared_from_this()));
+        } catch (...) {
+          pulling_ = false;
+          stop(std::current_exception());
         }
-        auto operation = std::ranges::iter_move(next_);
-        ++next_;
-        start(std::move(operation));
-      } catch (...) {
-        stop(std::current_exception());
+      }
+    } else {
+      while (!input_done_ && !stopping_ && has_free_slot()) {
+        try {
+          if (next_ == std::ranges::end(range_)) {
+            input_done_ = true;
+            break;
+          }
+          auto operation = std::ranges::iter_move(next_);
+          ++next_;
+          start(std::move(operation));
+        } catch (...) {
+          stop(std::current_exception());
+        }
       }
     }
     --depth_;
+  }
+
+  // The source has answered. Inside fill() (the source answered inside its initiation) the loop
+  // there goes on; else this is a step of its own.
+  void pulled(std::exception_ptr error, std::optional<operation_type> operation) {
+    pulling_ = false;
+    if (emitting_)
+      clear_after_emitting_ = true;
+    else
+      pull_cancel_.slot().clear();
+    if (error)
+      stop(error);
+    else if (!operation)
+      input_done_ = true;
+    else if (!stopping_)
+      pending_.emplace(std::move(*operation)); // it waits for room if the limit was lowered
+    if (depth_ > 0) return;
+    fill();
+    deliver(how::dispatch);
+  }
+
+  void start_pending() {
+    auto operation = std::move(*pending_);
+    pending_.reset();
+    try {
+      start(std::move(operation));
+    } catch (...) {
+      stop(std::current_exception());
+    }
   }
 
   void start(operation_type operation) {
@@ -468,6 +611,9 @@ private:
     ++in_flight_;
     s.busy = true;
     s.ticket = ticket;
+    atomic_counters::add(counters_.started);
+    if (in_flight_ > counters_.peak_in_flight.load(std::memory_order_relaxed))
+      counters_.peak_in_flight.store(in_flight_, std::memory_order_relaxed);
     starting_.store(ticket, std::memory_order_relaxed);
     try {
       if constexpr (is_awaitable<operation_type>::value)
@@ -484,6 +630,7 @@ private:
       if (std::exchange(outcome_, outcome::running) != outcome::completed) {
         if (s.busy && s.ticket == ticket) free_place(index); // its handler lives on: ignored
         --started_;
+        atomic_counters::add(counters_.started, std::uint64_t(-1));
       } // else it completed before its initiation threw: its result stands
       throw;
     }
@@ -580,12 +727,16 @@ private:
     if (emitting_) return; // stopped again from inside the emission: it reaches every place
     ++depth_;
     emitting_ = true;
+    pending_.reset();
+    if (pulling_) pull_cancel_.emit(asio::cancellation_type::terminal);
     for (auto& s : slots_)
       if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
     emitting_ = false;
-    if (std::exchange(clear_after_emitting_, false))
+    if (std::exchange(clear_after_emitting_, false)) {
       for (auto& s : slots_)
         if (!s.busy) s.cancel.slot().clear();
+      if (!pulling_) pull_cancel_.slot().clear();
+    }
     --depth_;
   }
 
@@ -598,10 +749,53 @@ private:
     });
   }
 
+  // The range's first iterator; for a source, a placeholder.
+  static auto begin(Range& range) {
+    if constexpr (asynchronous_input)
+      return nullptr;
+    else
+      return std::ranges::begin(range);
+  }
+
+  // The handler given to the source: the stream's executor, a cancellation slot of its own.
+  // Destroyed without being called, the input has failed.
+  class pull_handler {
+  public:
+    using executor_type = Executor;
+    using cancellation_slot_type = asio::cancellation_slot;
+    explicit pull_handler(std::shared_ptr<state> s) noexcept : state_(std::move(s)) {}
+    pull_handler(pull_handler&& other) noexcept = default;
+    pull_handler& operator=(pull_handler&&) = delete;
+    ~pull_handler() {
+      if (!state_) return;
+      auto& self = *state_;
+      self.post_or_do([s = std::move(state_)](bool running) {
+        if (!running) {
+          s->pulling_ = false;
+          return s->shut_down();
+        }
+        s->pulled(std::make_exception_ptr(std::system_error(
+                      asio::error::operation_aborted, "bounded: the source dropped a request")),
+                  std::nullopt);
+      });
+    }
+    executor_type get_executor() const noexcept { return state_->executor(); }
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+      return state_->pull_cancel_.slot();
+    }
+    void operator()(std::exception_ptr error, std::optional<operation_type> operation) {
+      std::exchange(state_, nullptr)->pulled(error, std::move(operation));
+    }
+
+  private:
+    std::shared_ptr<state> state_;
+  };
+
   Executor executor_;
   Range range_;
-  std::ranges::iterator_t<Range> next_;
+  decltype(begin(std::declval<Range&>())) next_;
   errors policy_;
+  std::size_t limit_; // at most the capacity, slots_.size()
   std::vector<slot, slot_allocator> slots_;
   std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
   std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
@@ -617,6 +811,10 @@ private:
   outcome outcome_ = outcome::running;     // what it did inside its initiation
   std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
+  bool pulling_ = false;                   // asynchronous input: a request under way
+  std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
+  asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
+  atomic_counters counters_;
   std::exception_ptr error_;
   any_handler<void(bool, std::exception_ptr, std::optional<value_type>)> waiter_;
 };
@@ -769,8 +967,27 @@ public:
     if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
   }
 
-  /// The limit.
+  /// The limit now: the capacity, unless set_limit() has lowered it.
   std::size_t limit() const noexcept { return state_->limit(); }
+  /// The limit given at construction: the places the stream allocated, and the most that
+  /// set_limit() accepts.
+  std::size_t capacity() const noexcept { return state_->capacity(); }
+
+  /// Changes the limit to `limit`, from 1 to capacity(); throws std::invalid_argument otherwise.
+  /// Raising it starts what now fits at once. Lowering it cancels nothing: no operation is started
+  /// until fewer than `limit` are outstanding. So outstanding() never exceeds capacity(), and
+  /// never exceeds the current limit except by operations that were already outstanding when it
+  /// was lowered. May be called on any thread; it takes effect on the stream's executor.
+  void set_limit(std::size_t limit) {
+    if (limit == 0 || limit > capacity())
+      throw std::invalid_argument("bounded: set_limit takes 1 to capacity()");
+    asio::dispatch(state_->executor(), [s = state_, limit] { s->set_limit(limit); });
+  }
+
+  /// What the stream has done so far: started, completed, failed, the peak in flight. Cheap, and
+  /// safe to call on any thread (each figure is exact on the stream's executor, and at most a
+  /// little behind elsewhere).
+  bounded::counters counters() const noexcept { return state_->count(); }
   /// Operations started and not yet consumed: in flight, or finished and waiting to be read.
   std::size_t outstanding() const noexcept { return state_->outstanding(); }
   /// Operations started and not yet finished.
@@ -795,6 +1012,19 @@ private:
   std::shared_ptr<state_type> state_;
 };
 
+/// @cond DETAIL
+namespace detail {
+template <class Executor>
+concept stream_executor =
+    asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value;
+
+template <class Signature, class Source> struct source_signature { using type = Signature; };
+template <class Source> struct source_signature<deduce, Source> {
+  using type = typename operation_signature<typename Source::operation_type>::type;
+};
+} // namespace detail
+/// @endcond
+
 /// Runs the operations of `ops` with at most `limit` started and not yet consumed, and hands out
 /// their results in the order they complete.
 ///
@@ -805,11 +1035,10 @@ private:
 /// @param limit the most operations started and not yet consumed; at least 1
 /// @param policy whether an error is handed out with its result or ends the stream
 /// @param allocator for the stream's memory, allocated once
-template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
-          class Allocator = std::allocator<void>>
-requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
-as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
-             errors policy = errors::deliver, const Allocator& allocator = {}) {
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::completion, Allocator>(
@@ -818,15 +1047,200 @@ as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
 
 /// Like as_completed(), but hands out the results in the order of the input. A result that
 /// completes early waits for those before it; the limit still bounds them all.
-template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
-          class Allocator = std::allocator<void>>
-requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
-in_order(const Executor& executor, Ops&& ops, std::size_t limit, errors policy = errors::deliver,
-         const Allocator& allocator = {}) {
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::input, Allocator>(
       executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
+}
+
+/// Like as_completed(), with an asynchronous input: the stream asks `source` for its next
+/// operation only when a place is free, one request at a time, so the producer goes no faster
+/// than the consumer. The source is moved into the stream; pass a channel_source (or a source of
+/// your own holding a reference) to share one.
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Source source, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::completion, Allocator>(
+      executor, std::move(source), limit, policy, allocator);
+}
+
+/// Like in_order(), with an asynchronous input (see as_completed()).
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Source source, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::input, Allocator>(executor, std::move(source),
+                                                                      limit, policy, allocator);
+}
+
+/// An async_source that receives operations from an Asio channel of signature
+/// `void(std::error_code, Operation)`, which it refers to (the channel must outlive the stream).
+/// The channel closing is the end of the input; any other error fails the stream.
+template <class Channel, class Operation> class channel_source {
+public:
+  /// What the channel carries.
+  using operation_type = Operation;
+
+  /// Refers to `channel`.
+  explicit channel_source(Channel& channel) noexcept : channel_(&channel) {}
+
+  /// Receives one operation, and completes with it, or the end, or an error.
+  template <class Handler> void async_next(Handler handler) {
+    auto executor = asio::get_associated_executor(handler, channel_->get_executor());
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    channel_->async_receive(asio::bind_cancellation_slot(
+        slot, asio::bind_executor(
+                  executor, [h = std::move(handler)](std::error_code ec, Operation op) mutable {
+                    if (!ec)
+                      std::move(h)(nullptr, std::optional<Operation>(std::move(op)));
+                    else if (ec == asio::experimental::error::channel_closed)
+                      std::move(h)(nullptr, std::optional<Operation>());
+                    else
+                      std::move(h)(std::make_exception_ptr(std::system_error(ec)),
+                                   std::optional<Operation>());
+                  })));
+  }
+
+private:
+  Channel* channel_;
+};
+
+/// @cond DETAIL
+namespace detail {
+template <class Channel> struct channel_operation;
+template <template <class, class, class...> class Basic, class Executor, class Traits,
+          class Operation>
+struct channel_operation<Basic<Executor, Traits, void(std::error_code, Operation)>> {
+  using type = Operation;
+};
+} // namespace detail
+/// @endcond
+
+/// `bounded::channel_source(channel)`: the operation type is the channel's.
+template <class Channel>
+channel_source(Channel&)
+    -> channel_source<Channel, typename detail::channel_operation<Channel>::type>;
+
+/// @cond DETAIL
+namespace detail {
+// The state of one for_each(): the stream, the function, the caller's handler. It reads the
+// stream to its end, whatever happens, so it completes only once every operation it started has
+// finished.
+template <class Stream, class PerItem, class Handler>
+class for_each_state
+    : public std::enable_shared_from_this<for_each_state<Stream, PerItem, Handler>> {
+public:
+  for_each_state(Stream stream, PerItem per_item, Handler handler)
+      : stream_(std::move(stream)), per_item_(std::move(per_item)), handler_(std::move(handler)),
+        work_(asio::make_work_guard(
+            asio::get_associated_executor(handler_, stream_.get_executor()))) {}
+
+  // In the caller's context: the caller's cancellation slot is set up here, before anything can
+  // emit on it; what it holds only posts to the stream's executor.
+  void start() {
+    auto slot = asio::get_associated_cancellation_slot(handler_);
+    if (slot.is_connected())
+      slot.assign([weak = this->weak_from_this(),
+                   executor = stream_.get_executor()](asio::cancellation_type) {
+        if (auto self = weak.lock())
+          asio::post(executor, [self = std::move(self)] { self->stop(aborted()); });
+      });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->next(); });
+  }
+
+private:
+  using value_type = typename Stream::value_type;
+
+  // The handler of each async_next(): it runs on the stream's executor.
+  class reader {
+  public:
+    using executor_type =
+        typename std::remove_cvref_t<decltype(std::declval<Stream&>().get_executor())>;
+    explicit reader(std::shared_ptr<for_each_state> s) noexcept : state_(std::move(s)) {}
+    executor_type get_executor() const noexcept { return state_->stream_.get_executor(); }
+    void operator()(std::exception_ptr e, std::optional<value_type> v) {
+      auto s = std::move(state_);
+      s->read(e, std::move(v));
+    }
+
+  private:
+    std::shared_ptr<for_each_state> state_;
+  };
+
+  static std::exception_ptr aborted() {
+    return std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+  }
+
+  void next() { stream_.async_next(reader(this->shared_from_this())); }
+
+  void read(std::exception_ptr e, std::optional<value_type> v) {
+    if (v) {
+      if (!error_) try {
+          per_item_(std::move(*v));
+        } catch (...) {
+          stop(std::current_exception());
+        }
+      return next();
+    }
+    if (e && !error_) error_ = e; // a failure comes once nothing runs: this is the end
+    auto ex = work_.get_executor();
+    asio::dispatch(ex, [h = std::move(handler_), e = error_]() mutable { std::move(h)(e); });
+    work_.reset();
+  }
+
+  void stop(std::exception_ptr e) {
+    if (!error_) error_ = e;
+    stream_.cancel(); // on this executor: at once. Reading on then ends once nothing runs.
+  }
+
+  Stream stream_;
+  PerItem per_item_;
+  Handler handler_;
+  asio::executor_work_guard<
+      typename asio::associated_executor<Handler, typename reader::executor_type>::type>
+      work_;
+  std::exception_ptr error_;
+};
+} // namespace detail
+/// @endcond
+
+/// Runs the operations of `ops` with at most `limit` in flight, calls `per_item(value)` on the
+/// executor for each result as it completes, and completes `token` with
+/// `void(std::exception_ptr)` only once every operation it started has finished: there is no
+/// stream to destroy early, so nothing can outlive it.
+///
+/// If `per_item` throws, or the input fails, nothing more is started, the operations in flight
+/// are cancelled (their results are not passed on), and `token` completes with that exception
+/// once they have all finished. Cancelling through the token's cancellation slot (from any
+/// thread) does the same with asio::error::operation_aborted. Operations that fail on their own
+/// are handed to `per_item` like the others: throw from it to stop at the first.
+///
+/// @param executor where it runs (a strand, if the io_context has several threads)
+/// @param ops a lazy input range of operations not yet started, or an async_source
+/// @param limit the most operations in flight at once; at least 1
+/// @param per_item called with each result, in completion order, on `executor`
+/// @param token the completion token, for `void(std::exception_ptr)`
+template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
+          class PerItem, class CompletionToken>
+requires(std::ranges::input_range<Ops> ||
+         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
+                                          PerItem per_item, CompletionToken&& token) {
+  auto results = as_completed<Signature>(executor, std::forward<Ops>(ops), limit);
+  using stream_type = decltype(results);
+  return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+      [](auto handler, stream_type results, PerItem per_item) {
+        using state_type = detail::for_each_state<stream_type, PerItem, decltype(handler)>;
+        std::make_shared<state_type>(std::move(results), std::move(per_item), std::move(handler))
+            ->start();
+      },
+      token, std::move(results), std::move(per_item));
 }
 
 } // namespace bounded
