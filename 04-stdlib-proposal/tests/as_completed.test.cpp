@@ -2,6 +2,8 @@
 // completes by hand, plus timers and coroutines for the rest. No network.
 #include <bounded/as_completed.hpp>
 
+#include "testing.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
@@ -121,19 +123,8 @@ private:
 
 template <class Stream> reader(Stream&) -> reader<Stream>;
 
-// Runs what is ready. An io_context whose work ran out stops, so it is restarted each time.
-std::size_t poll(asio::io_context& io) {
-  io.restart();
-  return io.poll();
-}
-
-std::string what(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  }
-}
+using bounded_testing::poll;
+using bounded_testing::what;
 
 // The input: `n` manual operations, recording when each is pulled and checking, at every pull,
 // that the stream has room for it.

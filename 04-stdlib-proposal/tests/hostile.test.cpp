@@ -5,6 +5,8 @@
 // goes away. Each test is a defect that was found and fixed; run them under ASan+UBSan and TSan.
 #include <bounded/as_completed.hpp>
 
+#include "testing.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -36,18 +38,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::size_t poll(asio::io_context& io) {
-  io.restart();
-  return io.poll();
-}
-
-std::string what(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  }
-}
+using bounded_testing::poll;
+using bounded_testing::what;
 
 // A completion handler the test holds and calls later, whatever its type.
 template <class... Args> class parked {
