@@ -953,6 +953,91 @@ TEST(SoftLimit, RaisingItStartsWhatNowFits) {
   EXPECT_THROW(s.set_limit(5), std::invalid_argument);
 }
 
+// Lowering the limit with results waiting must lose none of them: the places are indexed by the
+// capacity, not by the limit of the moment.
+template <bounded::order Order> void check_lowering_with_results_waiting() {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::stream<asio::io_context::executor_type, decltype(in.range(8)),
+                           void(std::error_code, int), Order>(io.get_executor(), in.range(8), 4);
+  reader r(s);
+  r.ask();
+  poll(io);
+  for (int id : {0, 1, 2, 3})
+    in.ops.finish(id, {}, id);
+  poll(io); // 0 handed out, 4 started, 1 to 3 waiting
+  s.set_limit(2);
+  poll(io);
+  for (int round = 0; round < 50 && !r.ended && !r.error; ++round) { // bounded: a stall fails
+    r.ask();
+    poll(io);
+    for (int id : in.ops.running())
+      in.ops.finish(id, {}, id);
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  std::vector<int> ids;
+  for (auto& v : r.values)
+    ids.push_back(std::get<1>(v));
+  if constexpr (Order == bounded::order::completion) std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST(SoftLimit, LoweringItWithResultsWaitingLosesNone) {
+  check_lowering_with_results_waiting<bounded::order::completion>();
+}
+
+TEST(SoftLimit, LoweringItWithResultsWaitingLosesNoneInInputOrder) {
+  check_lowering_with_results_waiting<bounded::order::input>();
+}
+
+TEST(SoftLimit, SettingItStartsNothingBeforeTheFirstAsyncNext) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 4);
+  s.set_limit(2);
+  poll(io);
+  EXPECT_TRUE(in.pulled.empty());
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.pulled.size(), 2u);
+}
+
+// A source that answers inside its own async_next(): each answer is started, and the stream goes
+// on asking while there is room.
+struct posted_op { // completes with (no error, i) at the next poll
+  asio::io_context* io;
+  int i;
+  template <class Handler> void operator()(Handler h) const {
+    asio::post(*io, [h = std::move(h), i = i]() mutable { std::move(h)(std::error_code{}, i); });
+  }
+};
+
+struct eager_source {
+  using operation_type = posted_op;
+  asio::io_context* io;
+  int next = 0, n = 0;
+  template <class Handler> void async_next(Handler handler) {
+    std::optional<posted_op> op;
+    if (next < n) op = posted_op{io, next++};
+    std::move(handler)(nullptr, std::move(op)); // inline
+  }
+};
+
+TEST(AsyncInput, ASourceThatAnswersInsideItsInitiation) {
+  asio::io_context io;
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(),
+                                                             eager_source{&io, 0, 10}, 3);
+  reader r(s);
+  for (int round = 0; round < 50 && !r.ended && !r.error; ++round) { // bounded: a stall fails
+    r.ask();
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.values.size(), 10u);
+}
+
 // --- Counters
 // -------------------------------------------------------------------------------------
 

@@ -489,6 +489,7 @@ public:
   // nothing and only holds refills back until the outstanding operations are fewer.
   void set_limit(std::size_t limit) {
     limit_ = limit;
+    if (!begun_) return; // nothing starts before the first async_next()
     fill();
     deliver(how::post);
   }
@@ -525,6 +526,7 @@ public:
                       std::nullopt);
       return;
     }
+    begun_ = true;
     fill();
     if (deliverable() || finished()) { // an answer now: never complete inside the initiation
       auto [error, value] = take();
@@ -693,7 +695,7 @@ private:
     if constexpr (Order == order::completion)
       return finished_ > 0;
     else
-      return delivered_ < started_ && slots_[delivered_ % limit()].result.has_value();
+      return delivered_ < started_ && slots_[delivered_ % capacity()].result.has_value();
   }
 
   bool finished() const noexcept {
@@ -713,8 +715,12 @@ private:
   void fill() {
     ++depth_;
     if constexpr (asynchronous_input) {
-      if (pending_ && !stopping_ && has_free_slot()) start_pending();
-      while (!pulling_ && !pending_ && !input_done_ && !stopping_ && has_free_slot()) {
+      while (!stopping_ && has_free_slot()) {
+        if (pending_) { // pulled, here (the source answered inside its initiation) or before
+          start_pending();
+          continue;
+        }
+        if (pulling_ || input_done_) break;
         pulling_ = true;
         try {
           range_.async_next(pull_handler(this->shared_from_this()));
@@ -776,7 +782,7 @@ private:
       index = free_.back();
       free_.pop_back();
     } else {
-      index = static_cast<std::uint32_t>(started_ % limit());
+      index = static_cast<std::uint32_t>(started_ % capacity());
     }
     auto& s = slots_[index];
     auto ticket = ++tickets_;
@@ -835,7 +841,9 @@ private:
     if constexpr (Order == order::completion) free_.push_back(index);
   }
 
-  void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
+  void push_ready(std::uint32_t index) {
+    ready_[(ready_head_ + ready_size_++) % capacity()] = index;
+  }
 
   // Drops every finished result not handed out yet.
   void discard_results() {
@@ -843,7 +851,7 @@ private:
       while (ready_size_ > 0)
         release(pop_ready());
     } else { // they may wait behind one still running
-      for (std::size_t i = 0; i < limit(); ++i)
+      for (std::size_t i = 0; i < capacity(); ++i)
         if (!slots_[i].busy) release(static_cast<std::uint32_t>(i));
     }
   }
@@ -851,11 +859,11 @@ private:
   std::uint32_t pop_ready() {
     if constexpr (Order == order::completion) {
       auto index = ready_[ready_head_];
-      ready_head_ = (ready_head_ + 1) % limit();
+      ready_head_ = (ready_head_ + 1) % capacity();
       --ready_size_;
       return index;
     } else {
-      return static_cast<std::uint32_t>(delivered_ % limit());
+      return static_cast<std::uint32_t>(delivered_ % capacity());
     }
   }
 
@@ -976,6 +984,7 @@ private:
   std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
   std::size_t in_flight_ = 0;                 // started, not finished
   std::size_t finished_ = 0;                  // finished, result not handed out yet
+  bool begun_ = false;                        // the first async_next() has come
   bool input_done_ = false, stopping_ = false;
   bool emitting_ = false, clear_after_emitting_ = false;
   int depth_ = 0;                          // fill() and stop() calls under way
