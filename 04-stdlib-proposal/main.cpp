@@ -46,11 +46,11 @@ awaitable<void> print_when_done(Coros coros, std::size_t limit, summary& summary
 }
 
 int main(int argc, char* argv[]) {
-  auto args = common::parse_client_args(argc, argv, {.limit = limit});
+  auto args = common::parse_client_args(argc, argv, {.limit = limit, .pipeline = true});
   try {
     asio::io_context io(/*concurrency_hint=*/1);
     url_template url(args.url);
-    session session(io.get_executor(), url, {.timeout = args.timeout});
+    session session(io.get_executor(), url, {.timeout = args.timeout, .pipeline = args.pipeline});
     summary summary(args.requests);
     // coros = (fetch(url.format(i), session) for i in range(r)): each is made only when pulled.
     auto coros =

@@ -130,6 +130,10 @@ std::string client_help(const client_options& accepted, const client_args& defau
     h += "  --memory-limit SIZE  caps the address space, e.g. 512M or 2G (powers of 1024);\n";
     h += "                       running out is reported, exit status 3 (default: no cap)\n";
   }
+  if (accepted.pipeline) {
+    h += "  --pipeline K         HTTP/1.1 pipelining: up to K requests written on a connection\n";
+    h += "                       before their answers are read, 1 to 1024 (default 1: none)\n";
+  }
   h += "  -h, --help           prints this and exits\n\n";
   h += "{port} in the URL is not this program's: `timed` replaces it with the port of the\n";
   h += "server it started. Each option takes its value as `--name VALUE` or `--name=VALUE`.\n\n";
@@ -147,6 +151,7 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
   if (accepted.limit) usage += " [--limit L]";
   usage += " [--url TEMPLATE] [--timeout SECONDS]";
   if (accepted.memory_limit) usage += " [--memory-limit SIZE]";
+  if (accepted.pipeline) usage += " [--pipeline K]";
   std::string example =
       accepted.limit ? "10000 --limit " + std::to_string(*accepted.limit) : std::string("10");
   example += " --url http://localhost:8080/{}";
@@ -166,6 +171,8 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
       out.timeout = args.seconds(args.value(), "--timeout", 86'400);
     } else if (accepted.memory_limit && arg == "--memory-limit") {
       out.memory_limit = args.size(args.value(), "--memory-limit");
+    } else if (accepted.pipeline && arg == "--pipeline") {
+      out.pipeline = args.number(args.value(), "--pipeline", 1, 1024);
     } else if (arg.size() > 1 && arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) {
       args.fail("unknown option " + std::string(arg));
     } else if (has_n) {

@@ -65,18 +65,20 @@ struct client_args {
   std::string url = "http://localhost:8080/{}"; ///< the article's URL template
   std::chrono::milliseconds timeout{30'000};    ///< for connecting, and for each request
   std::uint64_t memory_limit = 0;               ///< bytes of address space; 0 means no cap
+  std::size_t pipeline = 1; ///< requests written on one connection before their responses are read
 };
 
 /// The options a client takes besides N, `--url` and `--timeout`, which all take.
 struct client_options {
   std::optional<std::size_t> limit; ///< `--limit L`, with this default; none for a serial client
   bool memory_limit = false;        ///< `--memory-limit SIZE`
+  bool pipeline = false;            ///< `--pipeline K` (HTTP/1.1 pipelining, K requests deep)
 };
 
-/// Parses `PROGRAM N [--limit L] [--url TEMPLATE] [--timeout SECONDS] [--memory-limit SIZE]`.
-/// Also raises the open-file limit and checks that `limit` connections fit under it. `--help`
-/// describes every option with its default, the URL's `{}`, and the `PROGRESS` variable.
-/// On bad input prints the error, Usage and Example, and exits 2.
+/// Parses `PROGRAM N [--limit L] [--url TEMPLATE] [--timeout SECONDS] [--memory-limit SIZE]
+/// [--pipeline K]`. Also raises the open-file limit and checks that `limit` connections fit under
+/// it. `--help` describes every option with its default, the URL's `{}`, and the `PROGRESS`
+/// variable. On bad input prints the error, Usage and Example, and exits 2.
 client_args parse_client_args(int argc, char** argv, client_options accepted);
 
 } // namespace common

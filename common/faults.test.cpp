@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <future>
 #include <optional>
@@ -401,6 +402,109 @@ INSTANTIATE_TEST_SUITE_P(Cases, HostileServer,
                                   std::get<1>(info.param)->name;
                          });
 
+// --- Pipelining: the stage-04 client with --pipeline ------------------------------------------
+
+// Every request is counted once, ok or failed, whatever the server does to a pipelined
+// connection; session.test.cpp checks the same request by request.
+std::vector<std::string> pipelined(std::string n, std::string url, std::string limit = "32") {
+  return {"client-async-proposal",
+          n,
+          "--limit",
+          limit,
+          "--pipeline",
+          "16",
+          "--url",
+          url,
+          "--timeout",
+          "5"};
+}
+
+TEST(PipelinedFaults, CountsEveryRequestOnceWhenTheServerIsKilledMidRun) {
+  server_process server({"--port", "0", "--max-delay", "10", "--delay-unit", "ms"});
+  auto before = open_files(server.pid());
+  auto client =
+      std::async(std::launch::async, [&] { return run(pipelined("2000", server.url())); });
+  // 32 requests in flight, 16 to a connection: two connections.
+  ASSERT_TRUE(wait_until([&] { return open_files(server.pid()) >= before + 2; }));
+  server.stop(SIGKILL);
+  auto r = client.get();
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto s = parse_summary(r.err);
+  ASSERT_TRUE(s) << r.err;
+  EXPECT_EQ(s->requests, 2000u);
+  EXPECT_EQ(s->ok + s->failed, s->requests) << "every request is counted, none twice";
+  EXPECT_GT(s->failed, 0u);
+}
+
+TEST(PipelinedFaults, CompletesAgainstAServerThatClosesAfterEveryResponse) {
+  std::atomic<int> answered{0};
+  scripted_server server([&](asio::ip::tcp::socket& socket, int) {
+    auto head = read_head(socket);
+    if (head.empty()) return;
+    ++answered;
+    asio::write(socket, asio::buffer(std::string_view(
+                            "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n"
+                            "\r\nHello, World!")));
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send);
+    while (!read_head(socket).empty()) { // the pipelined requests it will not answer
+    }
+  });
+  auto r = run(pipelined("200", server.url()));
+  EXPECT_EQ(r.err, "200 requests: ok 200, failed 0\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(answered.load(), 200) << "each request answered once";
+  EXPECT_EQ(server.connections(), 200);
+}
+
+TEST(PipelinedFaults, RetriesWhenTheServerResetsConnectionsAfterKResponses) {
+  constexpr int k = 5, n = 300;
+  std::atomic<int> answered{0};
+  scripted_server server([&](asio::ip::tcp::socket& socket, int) {
+    for (int i = 0; i < k && !read_head(socket).empty(); ++i) {
+      ++answered;
+      asio::write(socket, asio::buffer(hello));
+    }
+    reset(socket);
+  });
+  auto r = run(pipelined(std::to_string(n), server.url()));
+  EXPECT_EQ(r.err, "300 requests: ok 300, failed 0\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(answered.load(), n) << "a request is sent again only when it was not answered";
+}
+
+TEST(PipelinedFaults, CompletesAgainstAServerThatDoesNotPipeline) {
+  // Reads what has arrived, answers the first request in it, and drops the others.
+  std::atomic<int> answered{0};
+  scripted_server server([&](asio::ip::tcp::socket& socket, int) {
+    std::array<char, 65536> bytes;
+    std::error_code ec;
+    while (socket.read_some(asio::buffer(bytes), ec) > 0) {
+      ++answered;
+      asio::write(socket, asio::buffer(hello), ec);
+    }
+  });
+  auto args = pipelined("100", server.url());
+  args.back() = "0.3"; // --timeout: each dropped request waits this long once
+  auto r = run(args);
+  EXPECT_EQ(r.err, "100 requests: ok 100, failed 0\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(answered.load(), 100);
+}
+
+TEST(PipelinedFaults, FailsEachRequestOnceWhenEveryConnectionIsResetAtOnce) {
+  scripted_server server([](asio::ip::tcp::socket& socket, int) {
+    read_head(socket);
+    reset(socket);
+  });
+  auto r = run(pipelined("40", server.url(), "8"));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(std::regex_match(r.err, std::regex("40 requests: ok 0, failed 40 \\(first failure: "
+                                                 "(read|write): Connection reset by peer\\)\n")))
+      << r.err;
+}
+
 // --- Bad command lines ------------------------------------------------------------------------
 
 // The cases the programs' own tests leave out (see those, and args.test.cpp for the parser).
@@ -436,6 +540,10 @@ TEST(CommandLine, EveryProgramRejectsWhatItCannotUse) {
       {{"client-async-proposal", "10", "--memory-limit", "1G"}, "unknown option --memory-limit"},
       {{"client-async-proposal", "10", "--timeout", "nan"},
        "--timeout must be a number of seconds above 0 and at most 86400, not 'nan'"},
+      {{"client-async-proposal", "10", "--pipeline", "0"},
+       "--pipeline must be a whole number from 1 to 1024, not '0'"},
+      {{"client-async-as-completed", "10", "--pipeline", "16"}, "unknown option --pipeline"},
+      {{"client-async-sem", "10", "--pipeline", "16"}, "unknown option --pipeline"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::PrintToString(c.args));

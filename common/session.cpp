@@ -1,16 +1,20 @@
 #include "common/session.hpp"
 
+#include "common/errors.hpp"
 #include "common/http.hpp"
 #include "common/read_buffer.hpp"
 
+#include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -50,6 +54,11 @@ struct session::connection {
     request.append(authority).append("\r\n\r\n");
   }
 
+  void append_request(std::string_view target, std::string_view authority) {
+    request.append("GET ").append(target).append(" HTTP/1.1\r\nHost: ");
+    request.append(authority).append("\r\n\r\n");
+  }
+
   // Parses what has arrived; true once the response is whole (or `ec` says it is malformed).
   bool parse(std::error_code& ec) {
     in.consume(parser.parse(in.data(), ec));
@@ -80,6 +89,35 @@ struct session::connection {
   bool busy = false;
   bool received = false;       // any byte of the current response arrived
   std::uint64_t exchanges = 0; // responses read on this TCP connection
+
+  // Pipelining only (session_options::pipeline above 1). `request` collects the next write.
+  std::deque<exchange*> queue;           // its requests, in the order they are written
+  std::size_t sent = 0;                  // how many of the queue's first requests were written
+  std::string sending;                   // the bytes being written now
+  bool writing = false, reading = false; // its writer, its reader coroutine runs
+  bool retired = false;                  // failed: takes no request until both have stopped
+  bool listed = false;                   // in pool::room
+  std::uint64_t generation = 0;          // counts failures: a coroutine of an earlier one stops
+};
+
+/// A request on a pipelined connection, from the moment it joins the connection's queue until
+/// its response or its failure is handed to it. It lives in the frame of the request's coroutine.
+struct session::exchange {
+  exchange(const asio::any_io_executor& executor, std::string_view target)
+      : target(target), wake(executor, clock::time_point::max()) {}
+
+  enum class state { queued, answered, retry };
+  std::string_view target;
+  state current = state::queued;
+  response result;
+  connection* on = nullptr;
+  asio::steady_timer wake; // never expires: cancelled to resume the waiting request
+
+  void resolve(enum state s, response r = {}) {
+    current = s;
+    result = std::move(r);
+    wake.cancel();
+  }
 };
 
 /// Everything the watchdog needs, shared with it so that it never outlives what it watches.
@@ -120,6 +158,91 @@ struct session::pool {
     c.deadline = clock::time_point::max();
     idle.push_back(&c);
     if (--busy == 0) watchdog.cancel(); // nothing left to watch: a pending tick would delay the end
+  }
+
+  // Pipelining: `room` is a stack of the connections that take another request, the most
+  // recently freed on top, so that one connection fills to `depth` before another is opened.
+  std::vector<connection*> room;
+  std::size_t depth = options.pipeline; // 1 once the server has shown it does not pipeline
+
+  connection& pick() {
+    while (!room.empty()) {
+      auto* c = room.back();
+      if (!c->retired && c->queue.size() < depth) return *c;
+      c->listed = false;
+      room.pop_back();
+    }
+    connections.push_back(std::make_unique<connection>(
+        executor, http::response_parser::limits{.max_body_bytes = options.max_body_bytes}));
+    auto& c = *connections.back();
+    c.listed = true;
+    room.push_back(&c);
+    return c;
+  }
+
+  void relist(connection& c) {
+    if (c.listed || c.retired || c.queue.size() >= depth) return;
+    c.listed = true;
+    room.push_back(&c);
+  }
+
+  void join(connection& c, exchange& x) {
+    if (c.queue.empty()) {
+      c.busy = true;
+      ++busy;
+    }
+    c.queue.push_back(&x);
+    x.on = &c;
+    c.append_request(x.target, authority);
+    if (c.queue.size() >= depth && !room.empty() && room.back() == &c) {
+      c.listed = false;
+      room.pop_back();
+    }
+  }
+
+  exchange& leave_front(connection& c) {
+    auto& x = *c.queue.front();
+    c.queue.pop_front();
+    if (c.sent > 0) --c.sent;
+    if (c.queue.empty()) {
+      c.busy = false;
+      c.deadline = clock::time_point::max();
+      if (--busy == 0) watchdog.cancel();
+    }
+    relist(c);
+    return x;
+  }
+
+  // Ends a pipelined connection. Each request on it that saw no byte of its response is sent
+  // again elsewhere if the connection answered some request before (so the retries end: each
+  // one needs a connection that answered a request), and fails otherwise. `fall_back` (a timeout, a
+  // `Connection: close`) turns pipelining off when requests were left unanswered behind answered
+  // ones.
+  void fail(connection& c, std::string_view step, std::error_code ec, bool fall_back) {
+    if (ec == asio::error::operation_aborted && c.timed_out)
+      ec = std::make_error_code(std::errc::timed_out);
+    bool progress = c.exchanges > 0, started = c.received, unanswered = c.sent > 0;
+    c.retired = true;
+    ++c.generation;
+    c.close();
+    c.request.clear();
+    for (bool front = true; !c.queue.empty(); front = false) {
+      auto& x = leave_front(c);
+      if (progress && !(front && started))
+        x.resolve(exchange::state::retry);
+      else
+        x.resolve(exchange::state::answered, response{.step = step, .error = ec});
+    }
+    c.sent = 0;
+    if (fall_back && progress && unanswered) depth = 1;
+    recycle(c);
+  }
+
+  // A failed connection takes requests again once its writer and reader have both stopped.
+  void recycle(connection& c) {
+    if (!c.retired || c.writing || c.reading) return;
+    c.retired = false;
+    relist(c);
   }
 };
 
@@ -179,6 +302,11 @@ std::size_t session::connections_opened() const noexcept {
 }
 
 asio::awaitable<response> session::get(std::string url) {
+  if (pool_->options.pipeline > 1) return get_pipelined(std::move(url));
+  return get_one(std::move(url));
+}
+
+asio::awaitable<response> session::get_one(std::string url) {
   std::string_view authority, target;
   auto p = pool_; // keeps the pool alive for as long as this request runs
   if (!split_url(url, authority, target) || authority != p->authority)
@@ -194,7 +322,8 @@ asio::awaitable<response> session::get(std::string url) {
 
   for (bool retried = false;; retried = true) {
     if (!c.socket.is_open())
-      if (auto ec = co_await connect(c)) co_return response{.step = p->connect_step, .error = ec};
+      if (auto ec = co_await connect(*p, c))
+        co_return response{.step = p->connect_step, .error = ec};
     bool reused = c.exchanges > 0;
 
     // One exchange: the request in one write, then reads until the response is whole.
@@ -235,8 +364,7 @@ asio::awaitable<response> session::get(std::string url) {
   }
 }
 
-asio::awaitable<std::error_code> session::connect(connection& c) {
-  auto& p = *pool_;
+asio::awaitable<std::error_code> session::connect(pool& p, connection& c) {
   c.close();
   c.arm(p.options.timeout);
   auto [ec, endpoint] = co_await asio::async_connect(c.socket, p.endpoints, use_tuple);
@@ -254,6 +382,136 @@ asio::awaitable<std::error_code> session::connect(connection& c) {
     std::iter_swap(p.endpoints.begin(),
                    std::find(p.endpoints.begin(), p.endpoints.end(), endpoint));
   co_return std::error_code{};
+}
+
+// HTTP/1.1 pipelining. A request joins a connection that has room (fewer than `depth`
+// requests), appends its bytes to what the connection will write next, and waits on its
+// exchange. Each connection has at most one writer and one reader coroutine: the writer sends
+// a batch, everything that has collected, in one write; the reader parses the responses in
+// order and hands each to the request at the front of the queue. A connection writes its next
+// batch once the last one is all answered, as wrk's pipelining does: writing each refill as it
+// comes would cost a write per request again. And the writer waits for the queue to stop
+// growing before it writes, because the stage refills the freed slots one by one, a few
+// event-loop turns apart.
+asio::awaitable<response> session::get_pipelined(std::string url) {
+  std::string_view authority, target;
+  auto p = pool_;
+  if (!split_url(url, authority, target) || authority != p->authority)
+    co_return response{.step = "url", .error = std::make_error_code(std::errc::invalid_argument)};
+
+  exchange x(p->executor, target);
+  do {
+    auto& c = p->pick();
+    p->join(c, x);
+    x.current = exchange::state::queued;
+    if (!c.writing && c.sent == 0) { // else it goes with the next batch
+      c.writing = true;
+      asio::co_spawn(p->executor, write_requests(p, c), rethrow);
+    }
+    watch(p);
+    co_await x.wake.async_wait(use_tuple);
+    if (x.current == exchange::state::queued) { // cancelled by the caller: the connection goes too
+      p->fail(c, "read", asio::error::operation_aborted, false);
+      co_return response{.step = "read", .error = asio::error::operation_aborted};
+    }
+  } while (x.current == exchange::state::retry);
+  co_return std::move(x.result);
+}
+
+asio::awaitable<void> session::write_requests(std::shared_ptr<pool> p, connection& c) {
+  auto generation = c.generation;
+  struct stopped {
+    pool& p;
+    connection& c;
+    ~stopped() {
+      c.writing = false;
+      p.recycle(c);
+    }
+  } guard{*p, c};
+
+  if (!c.socket.is_open()) {
+    auto ec = co_await connect(*p, c);
+    if (c.generation != generation) co_return;
+    if (ec) co_return p->fail(c, p->connect_step, ec, false);
+    c.parser.reset();
+    c.deadline = clock::time_point::max();
+  }
+  while (!c.request.empty() && c.sent == 0) {
+    for (std::size_t before = 0; c.queue.size() != before && c.queue.size() < p->depth;) {
+      before = c.queue.size();
+      co_await asio::post(p->executor, asio::use_awaitable);
+      if (c.generation != generation) co_return;
+    }
+    std::swap(c.request, c.sending);
+    c.request.clear();
+    c.sent = c.queue.size();
+    if (c.deadline == clock::time_point::max()) c.deadline = clock::now() + p->options.timeout;
+    if (!c.reading) {
+      c.reading = true;
+      asio::co_spawn(p->executor, read_responses(p, c), rethrow);
+    }
+    auto [ec, n] = co_await asio::async_write(c.socket, asio::buffer(c.sending), use_tuple);
+    if (c.generation != generation) co_return;
+    if (ec) co_return p->fail(c, "write", ec, c.timed_out);
+  }
+}
+
+asio::awaitable<void> session::read_responses(std::shared_ptr<pool> p, connection& c) {
+  auto generation = c.generation;
+  struct stopped {
+    pool& p;
+    connection& c;
+    ~stopped() {
+      c.reading = false;
+      p.recycle(c);
+    }
+  } guard{*p, c};
+
+  while (c.sent > 0) {
+    std::error_code ec;
+    while (c.sent > 0 && c.parse(ec)) {
+      // Bytes beyond the last response asked for mean its framing is off, as in get_one().
+      if (c.sent == 1 && !c.in.empty()) {
+        ec = http::error::extra_bytes;
+        break;
+      }
+      bool keep_alive = c.parser.keep_alive();
+      if (!keep_alive) c.retired = true; // takes no more requests
+      ++c.exchanges;
+      auto& x = p->leave_front(c);
+      x.resolve(exchange::state::answered,
+                response{.status = c.parser.status(), .body = std::move(c.parser.body())});
+      c.parser.reset();
+      c.received = !c.in.empty();
+      c.deadline = c.sent > 0 ? clock::now() + p->options.timeout : clock::time_point::max();
+      if (!keep_alive) { // what is left was never answered: sent again, without pipelining
+        c.received = false;
+        co_return p->fail(c, "read", asio::error::eof, true);
+      }
+    }
+    if (ec) co_return p->fail(c, "read", ec, false);
+    if (c.sent == 0) { // the batch is answered: the requests that joined since go next
+      if (!c.queue.empty() && !c.writing) {
+        c.writing = true;
+        asio::co_spawn(p->executor, write_requests(p, c), rethrow);
+      }
+      break;
+    }
+
+    auto space = c.in.space();
+    if (space.size() == 0) co_return p->fail(c, "read", http::error::headers_too_large, false);
+    auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
+    if (c.generation != generation) co_return;
+    c.in.commit(n);
+    c.received |= n > 0;
+    if (read_error == asio::error::eof) {
+      c.parser.parse_eof(ec); // completes a body that ends with the connection
+      if (!ec) continue;
+    } else {
+      ec = read_error;
+    }
+    if (ec) co_return p->fail(c, "read", ec, c.timed_out);
+  }
 }
 
 } // namespace common

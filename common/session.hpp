@@ -20,6 +20,7 @@ namespace common {
 struct session_options {
   std::chrono::milliseconds timeout{30'000}; ///< for connecting, and for each request
   std::size_t max_body_bytes = 1u << 20;     ///< a longer body fails the request
+  std::size_t pipeline = 1; ///< requests written on one connection before their responses are read
 };
 
 /// A pool of keep-alive HTTP/1.1 connections to the server of one URL.
@@ -46,6 +47,14 @@ public:
   ///
   /// A request that finds its reused connection closed by the server before any response
   /// arrived is retried once on a new connection; the server never saw it.
+  ///
+  /// With `pipeline` K above 1, up to K requests share a connection: they are written back to
+  /// back, in as few writes as possible, and their responses read in the same order (HTTP/1.1
+  /// pipelining). A request whose connection ends before any byte of its response arrived is
+  /// sent again on another connection when that connection had answered some request (so the
+  /// retries end: each needs a connection that answered one), and fails otherwise. A connection
+  /// that times out or says `Connection: close` with requests still unanswered turns pipelining off
+  /// for the session.
   asio::awaitable<response> get(std::string url);
 
   /// TCP connections opened so far.
@@ -55,7 +64,13 @@ private:
   struct connection;
   struct pool;
 
-  asio::awaitable<std::error_code> connect(connection& c);
+  struct exchange;
+
+  asio::awaitable<response> get_one(std::string url);
+  asio::awaitable<response> get_pipelined(std::string url);
+  static asio::awaitable<void> write_requests(std::shared_ptr<pool> p, connection& c);
+  static asio::awaitable<void> read_responses(std::shared_ptr<pool> p, connection& c);
+  static asio::awaitable<std::error_code> connect(pool& p, connection& c);
 
   std::shared_ptr<pool> pool_;
 };

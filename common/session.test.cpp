@@ -10,7 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/socket.h>
 
 using asio::awaitable;
 using common::response;
@@ -224,6 +230,197 @@ TEST(Session, LeavesNoTimerRunningOnceTheLastRequestIsDone) {
   ASSERT_TRUE(*r) << describe_failure(*r);
   io.poll(); // runs what is ready, such as the handler of a cancelled timer
   EXPECT_TRUE(io.stopped()) << "work is left: a client's io.run() would wait for the next tick";
+}
+
+// --- Pipelining (session_options::pipeline above 1) -------------------------------------------
+
+// The target of a request head: `GET /7 HTTP/1.1...` gives `/7`.
+std::string target_of(const std::string& head) {
+  auto start = head.find(' ') + 1;
+  return head.substr(start, head.find(' ', start) - start);
+}
+
+// A response whose body is the request's target, so that a test sees which request it answers.
+std::string echo(const std::string& head, bool close = false) {
+  auto body = target_of(head);
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+}
+
+// Answers every request with echo(), one at a time, until the client closes.
+void echo_all(asio::ip::tcp::socket& socket, int) {
+  for (auto head = read_head(socket); !head.empty(); head = read_head(socket))
+    asio::write(socket, asio::buffer(echo(head)));
+}
+
+// Resets the connection (see faults.test.cpp): the client's next read or write fails.
+void reset(asio::ip::tcp::socket& socket) {
+  sockaddr unspecified{};
+  unspecified.sa_family = AF_UNSPEC;
+  ::connect(socket.native_handle(), &unspecified, sizeof unspecified);
+}
+
+// Makes requests /0 ... /n-1 at once and runs them to the end: each one's response, and how many
+// times each one completed.
+struct outcomes {
+  std::vector<response> responses;
+  std::vector<int> completions;
+};
+
+outcomes get_all(session& s, asio::io_context& io, const url_template& url, int n) {
+  outcomes o{std::vector<response>(n), std::vector<int>(n)};
+  for (int i = 0; i < n; ++i)
+    asio::co_spawn(io, s.get(url.format(i)), [&o, i](std::exception_ptr e, response r) {
+      if (e) std::rethrow_exception(e);
+      o.responses[i] = std::move(r);
+      ++o.completions[i];
+    });
+  io.run();
+  return o;
+}
+
+int count_ok(const outcomes& o) {
+  int ok = 0;
+  for (std::size_t i = 0; i < o.responses.size(); ++i)
+    ok += o.responses[i] && o.responses[i].body == "/" + std::to_string(i);
+  return ok;
+}
+
+void expect_each_completed_once(const outcomes& o) {
+  for (std::size_t i = 0; i < o.completions.size(); ++i)
+    EXPECT_EQ(o.completions[i], 1) << "request /" << i;
+}
+
+TEST(SessionPipelining, WritesRequestsBackToBackAndMatchesTheResponsesInOrder) {
+  // The server reads all 16 requests before it answers the first: a client that waited for each
+  // response before it wrote the next request would never get one.
+  scripted_server server([](asio::ip::tcp::socket& socket, int) {
+    std::vector<std::string> heads;
+    for (int i = 0; i < 16; ++i)
+      heads.push_back(read_head(socket));
+    for (auto& head : heads)
+      asio::write(socket, asio::buffer(echo(head)));
+    read_head(socket);
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 16});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 16) << describe_failure(o.responses[0]);
+  expect_each_completed_once(o);
+  EXPECT_EQ(s.connections_opened(), 1u);
+}
+
+TEST(SessionPipelining, OpensOneConnectionPerKRequestsInFlight) {
+  running_server server;
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.pipeline = 16});
+  auto o = get_all(s, io, url, 64);
+  int ok = 0;
+  for (auto& r : o.responses)
+    ok += bool(r);
+  EXPECT_EQ(ok, 64);
+  expect_each_completed_once(o);
+  EXPECT_EQ(s.connections_opened(), 4u);
+  EXPECT_EQ(server.stats().connections, 4u);
+  EXPECT_EQ(server.names().size(), 64u) << "every request reached the server once";
+}
+
+TEST(SessionPipelining, SendsTheUnansweredRequestsAgainWhenAConnectionIsReset) {
+  scripted_server server([](asio::ip::tcp::socket& socket, int n) {
+    if (n > 0) return echo_all(socket, n);
+    for (int i = 0; i < 3; ++i) // answers three of the sixteen, then resets
+      asio::write(socket, asio::buffer(echo(read_head(socket))));
+    reset(socket);
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 16});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 16);
+  expect_each_completed_once(o);
+  EXPECT_EQ(s.connections_opened(), 2u);
+}
+
+TEST(SessionPipelining, FailsOnlyTheRequestWhoseResponseWasCutShort) {
+  scripted_server server([](asio::ip::tcp::socket& socket, int n) {
+    if (n > 0) return echo_all(socket, n);
+    for (int i = 0; i < 3; ++i)
+      asio::write(socket, asio::buffer(echo(read_head(socket))));
+    read_head(socket); // the fourth response stops half-way
+    asio::write(socket, asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-")));
+    reset(socket);
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 16});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 15);
+  expect_each_completed_once(o);
+  EXPECT_FALSE(o.responses[3]);
+  EXPECT_EQ(o.responses[3].step, "read");
+  EXPECT_TRUE(o.responses[3].error == asio::error::connection_reset ||
+              o.responses[3].error == common::http::error::truncated)
+      << describe_failure(o.responses[3]);
+}
+
+TEST(SessionPipelining, FailsEveryRequestOnAConnectionThatAnsweredNone) {
+  scripted_server server([](asio::ip::tcp::socket& socket, int) {
+    read_head(socket);
+    reset(socket);
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 8});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 0);
+  expect_each_completed_once(o);
+  for (auto& r : o.responses)
+    EXPECT_TRUE(r.step == "read" || r.step == "write") << describe_failure(r);
+  EXPECT_EQ(s.connections_opened(), 2u) << "nothing is retried: the server answered nothing";
+}
+
+TEST(SessionPipelining, SendsRequestsOneByOneToAServerThatClosesAfterEachResponse) {
+  std::atomic<int> answered{0};
+  scripted_server server([&](asio::ip::tcp::socket& socket, int) {
+    auto head = read_head(socket);
+    ++answered; // before the response: once the client has it, the test may look
+    asio::write(socket, asio::buffer(echo(head, /*close=*/true)));
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send);
+    read_head(socket); // until the client closes
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 16});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 16);
+  expect_each_completed_once(o);
+  EXPECT_EQ(answered.load(), 16) << "no request was answered twice";
+  EXPECT_EQ(s.connections_opened(), 16u);
+}
+
+TEST(SessionPipelining, TurnsPipeliningOffForAServerThatDropsPipelinedRequests) {
+  // A server that reads whatever has arrived, answers the first request in it and forgets the
+  // rest: the client waits for responses that never come, until its timeout.
+  std::atomic<int> answered{0};
+  scripted_server server([&](asio::ip::tcp::socket& socket, int) {
+    std::array<char, 65536> bytes;
+    std::error_code ec;
+    while (auto n = socket.read_some(asio::buffer(bytes), ec)) {
+      std::string head(bytes.data(), n);
+      ++answered;
+      asio::write(socket, asio::buffer(echo(head.substr(0, head.find("\r\n\r\n") + 4))));
+    }
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 200ms, .pipeline = 16});
+  auto o = get_all(s, io, url, 16);
+  EXPECT_EQ(count_ok(o), 16);
+  expect_each_completed_once(o);
+  EXPECT_EQ(answered.load(), 16);
+  EXPECT_EQ(s.connections_opened(), 16u) << "after the timeout, one request per connection";
 }
 
 } // namespace

@@ -4,7 +4,14 @@
 # delays, and (with --100m) a hundred million requests. Prints medians and ratios, and writes
 # them to RESULTS (default docs/performance/) for the docs. Not part of the test suite.
 #
+# With --pipelining it measures HTTP/1.1 pipelining instead, into RESULTS/pipelining.txt: the
+# client at --pipeline 1 against wrk, at --pipeline 16 against wrk with a pipelining script and
+# h2load, head-of-line blocking with the article's delays, and one large run (--large N, 1,000,000
+# by default; 100,000,000 with --100m) beside a 1,000,000 one. A missing wrk or h2load is skipped
+# with a note (packages wrk, nghttp2-client).
+#
 # Usage: 04-stdlib-proposal/benchmarks/speed.sh [--quick] [--100m] [--runs N] [--results DIR]
+#                                               [--pipelining [ratios,hol,large]] [--large N]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,6 +22,8 @@ seconds=10       # length of each throughput run
 connections=100  # for wrk and for our client's --limit alike
 little_seconds=60
 hundred_million=0
+pipelining=""  # the parts of the pipelining measurements to run; empty: the usual ones instead
+large=1000000
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,8 +31,12 @@ while [ $# -gt 0 ]; do
     --100m) hundred_million=1 ;;
     --runs) runs=$2; shift ;;
     --results) results=$2; shift ;;
+    --pipelining)
+      pipelining=ratios,hol,large
+      if [ $# -gt 1 ] && [[ $2 != --* ]]; then pipelining=$2; shift; fi ;;
+    --large) large=$2; shift ;;
     *) echo "speed.sh: unknown option $1" >&2
-       echo "Usage: speed.sh [--quick] [--100m] [--runs N] [--results DIR]" >&2; exit 2 ;;
+       echo "Usage: speed.sh [--quick] [--100m] [--runs N] [--results DIR] [--pipelining [ratios,hol,large]] [--large N]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -31,8 +44,10 @@ for p in server client-async-proposal client-async-as-completed timed; do
   [ -x "$bin/$p" ] || { echo "speed.sh: $bin/$p is missing; build first (cmake --build --preset default)" >&2; exit 1; }
 done
 ulimit -n "$(ulimit -Hn)" # ten thousand connections need more than the usual 1024 descriptors
+[ $hundred_million -eq 1 ] && [ -n "$pipelining" ] && large=100000000
 mkdir -p "$results"
 summary=$results/speed.txt
+[ -n "$pipelining" ] && summary=$results/pipelining.txt
 : >"$summary"
 say() { echo "$*" | tee -a "$summary"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -40,6 +55,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 say "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 say "Date: $(date -u +%Y-%m-%dT%H:%MZ); runs: $runs x ${seconds} s, median reported"
+[ -n "$pipelining" ] && say "Commit: $(git -C "$root" rev-parse --short HEAD); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Starts our server with ARGS; sets server_pid and server_port. stop_server sets server_said to
 # its closing line ("served N requests, ..., mean delay D s").
@@ -91,6 +107,11 @@ client_rate() { # port -> requests/s of the stage-04 client making ~seconds' wor
   echo "$out" | grep -q "failed 0" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
   echo "$out" | awk -v n="$n" '/Time:/ { for (i = 1; i <= NF; i++) if ($i == "Time:") print n / $(i + 1) }'
 }
+
+if [ -n "$pipelining" ]; then
+  source "$root/04-stdlib-proposal/benchmarks/pipelining.sh"
+  exit 0
+fi
 
 # --- 1 and 2: client against wrk, server against nginx -----------------------------------------
 have_wrk=1; command -v wrk >/dev/null || { have_wrk=0; say "(wrk is not installed: skipping the comparisons with wrk)"; }
