@@ -156,7 +156,7 @@ TEST_P(AsyncClient, ShowsProgressWhenAsked) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(
       r.err, std::regex("progress: [0-9]+ s, [0-9]+ of 1000 requests \\([0-9.]+%\\), [0-9]+/s, "
-                        "RSS [0-9.]+ MB, 0 failed, ETA [0-9:]+\n")))
+                        "RSS [0-9.]+ MiB, 0 failed, ETA [0-9:]+\n")))
       << r.err;
   EXPECT_NE(r.err.find("\n1000 requests: ok 1000, failed 0\n"), std::string::npos) << r.err;
 }

@@ -137,7 +137,7 @@ void summary::show_progress(std::stop_token stop, bool terminal) {
     double rate = done / elapsed;
     auto eta = rate > 0 ? duration((requests_ - done) / rate) : std::string("?");
     std::fprintf(stderr,
-                 "%sprogress: %.0f s, %llu of %llu requests (%.1f%%), %.0f/s, RSS %.1f MB, "
+                 "%sprogress: %.0f s, %llu of %llu requests (%.1f%%), %.0f/s, RSS %.1f MiB, "
                  "%llu failed, ETA %s%s",
                  terminal ? "\r\033[K" : "", elapsed, static_cast<unsigned long long>(done),
                  static_cast<unsigned long long>(requests_), 100.0 * done / requests_, rate,

@@ -200,7 +200,7 @@ std::pair<std::string, std::string> memory_text(double kb) {
     std::snprintf(text, sizeof text, "%.2f", mb / 1024);
   else
     std::snprintf(text, sizeof text, mb >= 100 ? "%.0f" : "%.1f", mb);
-  return {text, mb >= 1024 ? "GB" : "MB"};
+  return {text, mb >= 1024 ? "GiB" : "MiB"};
 }
 
 std::string delay_words(const std::string& delay) {
@@ -391,7 +391,7 @@ void take_line(runner& r, const std::string& line) {
   unsigned long long done = 0, n = 0, failed = 0;
   if (std::sscanf(line.c_str(),
                   "progress: %*f s, %llu of %llu requests (%*f%%), %*f/s, RSS %*f "
-                  "MB, %llu failed",
+                  "MiB, %llu failed",
                   &done, &n, &failed) == 3) {
     r.done = done;
     r.failed = failed;
@@ -678,9 +678,9 @@ double scale_top(double kb) {
   return top;
 }
 
-std::string scale_text(double kb) { // 512 MB, 1 GB, 2 GB
+std::string scale_text(double kb) { // 512 MiB, 1 GiB, 2 GiB
   auto mb = static_cast<long>(kb / 1024);
-  return mb >= 1024 ? std::to_string(mb / 1024) + " GB" : std::to_string(mb) + " MB";
+  return mb >= 1024 ? std::to_string(mb / 1024) + " GiB" : std::to_string(mb) + " MiB";
 }
 
 // A bar chart of `history` over the seconds [0, span], columns wide and rows tall, on a scale

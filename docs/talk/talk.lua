@@ -62,9 +62,9 @@ local function formatted(value, as)
   if as == nil or as == "" or v == nil then return value end
   if as == "KB" then return group(v) .. " KB" end
   if as == "MB" then
-    return v / 1024 >= 100 and group(v / 1024) .. " MB" or string.format("%.1f MB", v / 1024)
+    return v / 1024 >= 100 and group(v / 1024) .. " MiB" or string.format("%.1f MiB", v / 1024)
   end
-  if as == "GB" then return string.format("%.2f GB", v / 1048576) end
+  if as == "GB" then return string.format("%.2f GiB", v / 1048576) end
   if as == "%" then return string.format("%d%%", math.floor(v + 0.5)) end
   if as == "s" then return string.format("%.2f s", v) end
   if as == "min" then return string.format("%.1f min", v / 60) end
