@@ -10,8 +10,10 @@
 
 namespace common {
 
-arguments::arguments(int argc, char** argv, std::string usage, std::string example)
-    : argc_(argc), argv_(argv), usage_(std::move(usage)), example_(std::move(example)) {
+arguments::arguments(int argc, char** argv, std::string usage, std::string example,
+                     std::string help)
+    : argc_(argc), argv_(argv), usage_(std::move(usage)), example_(std::move(example)),
+      help_(std::move(help)) {
   std::string_view path = argc > 0 ? argv[0] : "program";
   program_ = path.substr(path.rfind('/') + 1);
 }
@@ -20,8 +22,8 @@ std::string_view arguments::next() {
   if (has_pending_value_) fail("option takes no value: " + std::string(argv_[next_ - 1]));
   std::string_view arg = argv_[next_++];
   if (arg == "--help" || arg == "-h") {
-    std::printf("Usage: %s %s\nExample: %s %s\n", program_.c_str(), usage_.c_str(),
-                program_.c_str(), example_.c_str());
+    std::printf("Usage: %s %s\n%s%sExample: %s %s\n", program_.c_str(), usage_.c_str(),
+                help_.c_str(), help_.empty() ? "" : "\n", program_.c_str(), example_.c_str());
     std::exit(0);
   }
   if (auto eq = arg.find('='); arg.substr(0, 2) == "--" && eq != std::string_view::npos) {
@@ -100,6 +102,50 @@ std::uint64_t arguments::size(std::string_view text, std::string_view what) cons
   return n << shift;
 }
 
+namespace {
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  auto text = std::to_string(ms.count() / 1000);
+  if (auto frac = ms.count() % 1000) text += "." + std::to_string(1000 + frac).substr(1);
+  return text + " s";
+}
+
+// What `--help` prints between the Usage and Example lines of a client, with the defaults that
+// `defaults` holds.
+std::string client_help(const client_options& accepted, const client_args& defaults,
+                        std::uint64_t max_requests, std::uint64_t max_limit) {
+  using std::to_string;
+  std::string h = accepted.limit ? "Makes N GET requests, at most L at a time,"
+                                 : "Makes N GET requests, one after another,";
+  h += " and prints how many succeeded.\n\n";
+  h += "  N                    the number of requests, 0 to " + to_string(max_requests) + "\n";
+  if (accepted.limit)
+    h += "  --limit L            requests in flight at once, 1 to " + to_string(max_limit) +
+         " (default " + to_string(*accepted.limit) + ")\n";
+  h += "  --url TEMPLATE       where to send them (default " + defaults.url + ");\n";
+  h += "                       {} becomes the request's number, 0 to N-1\n";
+  h += "  --timeout SECONDS    for connecting, and for each request; fractions allowed\n";
+  h += "                       (default " + seconds_text(defaults.timeout) + ")\n";
+  if (accepted.memory_limit) {
+    h += "  --memory-limit SIZE  caps the address space, e.g. 512M or 2G (powers of 1024);\n";
+    h += "                       running out is reported, exit status 3 (default: no cap)\n";
+  }
+  if (accepted.pipeline) {
+    h += "  --pipeline K         HTTP/1.1 pipelining: up to K requests written on a connection\n";
+    h += "                       before their answers are read, 1 to 1024 (default 1: none)\n";
+  }
+  h += "  -h, --help           prints this and exits\n\n";
+  h += "{port} in the URL is not this program's: `timed` replaces it with the port of the\n";
+  h += "server it started. Each option takes its value as `--name VALUE` or `--name=VALUE`.\n\n";
+  h += "Environment: PROGRESS=1 prints a progress line every second even when stderr is not a\n";
+  h += "terminal, PROGRESS=0 never; by default it shows on a terminal only.\n";
+  h += "Exit status: 0 when every request succeeded, 1 when some failed, 2 for bad arguments,\n";
+  h += "130 when interrupted (Ctrl-C: the summary line says how far it got).\n";
+  return h;
+}
+
+} // namespace
+
 client_args parse_client_args(int argc, char** argv, client_options accepted) {
   std::string usage = "N";
   if (accepted.limit) usage += " [--limit L]";
@@ -109,11 +155,10 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
   std::string example =
       accepted.limit ? "10000 --limit " + std::to_string(*accepted.limit) : std::string("10");
   example += " --url http://localhost:8080/{}";
-  arguments args(argc, argv, usage, example);
-
   constexpr std::uint64_t max_requests = 1'000'000'000'000; // a trillion: beyond any run here
   constexpr std::uint64_t max_limit = 1'000'000;            // concurrent connections
   client_args out;
+  arguments args(argc, argv, usage, example, client_help(accepted, out, max_requests, max_limit));
   out.limit = accepted.limit.value_or(1);
   bool has_n = false;
   while (!args.done()) {
@@ -138,6 +183,10 @@ client_args parse_client_args(int argc, char** argv, client_options accepted) {
     }
   }
   if (!has_n) args.fail("missing N, the number of requests to make");
+  if (out.url.find("{port}") != std::string::npos)
+    args.fail("the URL '" + out.url +
+              "' has {port}, which only `timed` fills in (with its server's port); give the "
+              "port itself, or run this through timed");
   try {
     url_template{out.url};
   } catch (const std::invalid_argument& e) {

@@ -1,5 +1,6 @@
 // Command lines. Every program reports a bad one the same way: one line saying what is wrong,
-// then `Usage:` and `Example:`, and exit status 2.
+// then `Usage:` and `Example:`, and exit status 2. `--help` prints the usage, a description of
+// every option with its default, and the example, and exits 0.
 #pragma once
 
 #include <chrono>
@@ -16,18 +17,19 @@ namespace common {
 /// Walks argv, accepting `--name value` and `--name=value`.
 class arguments {
 public:
-  /// Takes the command line and the two lines a usage error prints.
+  /// Takes the command line, the two lines a usage error prints, and what `--help` adds.
   /// @param argc,argv the command line, as main() received it
   /// @param usage what follows the program name on the `Usage:` line
   /// @param example what follows the program name on the `Example:` line
-  arguments(int argc, char** argv, std::string usage, std::string example);
+  /// @param help the lines `--help` prints between those two: each option, its default and unit
+  arguments(int argc, char** argv, std::string usage, std::string example, std::string help = {});
 
   /// The program's name, without its directory.
   const std::string& program() const noexcept { return program_; }
   /// True when every argument has been read.
   bool done() const noexcept { return next_ >= argc_; }
   /// The next argument. `--name=value` is returned as `--name`, the value kept for value().
-  /// `--help` and `-h` print the usage to stdout and exit 0.
+  /// `--help` and `-h` print the usage, the help and the example to stdout and exit 0.
   std::string_view next();
   /// The value of the option just returned by next(); a usage error when there is none.
   std::string_view value();
@@ -51,6 +53,7 @@ private:
   std::string program_;
   std::string usage_;
   std::string example_;
+  std::string help_;
   std::string_view pending_value_;
   bool has_pending_value_ = false;
 };
@@ -74,7 +77,8 @@ struct client_options {
 
 /// Parses `PROGRAM N [--limit L] [--url TEMPLATE] [--timeout SECONDS] [--memory-limit SIZE]
 /// [--pipeline K]`. Also raises the open-file limit and checks that `limit` connections fit under
-/// it. On bad input prints the error, Usage and Example, and exits 2.
+/// it. `--help` describes every option with its default, the URL's `{}`, and the `PROGRESS`
+/// variable. On bad input prints the error, Usage and Example, and exits 2.
 client_args parse_client_args(int argc, char** argv, client_options accepted);
 
 } // namespace common

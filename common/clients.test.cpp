@@ -1,12 +1,17 @@
 // What every async client promises, whatever its mechanism: each request made exactly once, never
-// more than --limit in flight, failures counted and reported, bad input refused.
+// more than --limit in flight, failures counted and reported, bad input refused, and an
+// interrupted run's summary printed (the synchronous client keeps that last promise too).
 #include "common/testing.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
+#include <fstream>
 #include <future>
 #include <regex>
+
+#include <unistd.h>
 
 using common::testing::run;
 using common::testing::running_server;
@@ -101,8 +106,12 @@ TEST_P(AsyncClient, CountsFailuresWhenTheServerStopsMidRun) {
 }
 
 TEST_P(AsyncClient, RejectsBadArguments) {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {}, {"many"}, {"10", "--limit", "0"}, {"10", "--limit"}, {"10", "--url", "x"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{{},
+                                                         {"many"},
+                                                         {"10", "--limit", "0"},
+                                                         {"10", "--limit"},
+                                                         {"10", "--url", "x"},
+                                                         {"10", "--url", "http://h:{port}/{}"}}) {
     auto r = client(args);
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find(std::string("\nUsage: ") + GetParam() + " N [--limit L] [--url TEMPLATE]"),
@@ -112,6 +121,16 @@ TEST_P(AsyncClient, RejectsBadArguments) {
               std::string::npos)
         << r.err;
   }
+}
+
+TEST_P(AsyncClient, SaysThatOnlyTimedFillsInThePort) {
+  auto r = client({"10", "--url", "http://127.0.0.1:{port}/{}"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.substr(0, r.err.find('\n')),
+            std::string(GetParam()) +
+                ": the URL 'http://127.0.0.1:{port}/{}' has {port}, which only `timed` fills in "
+                "(with its server's port); give the port itself, or run this through timed")
+      << r.err;
 }
 
 TEST_P(AsyncClient, SaysWhichLimitTheFileDescriptorsAllow) {
@@ -137,9 +156,72 @@ TEST_P(AsyncClient, ShowsProgressWhenAsked) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(
       r.err, std::regex("progress: [0-9]+ s, [0-9]+ of 1000 requests \\([0-9.]+%\\), [0-9]+/s, "
-                        "RSS [0-9.]+ MB, 0 failed, ETA [0-9:]+\n")))
+                        "RSS [0-9.]+ MiB, 0 failed, ETA [0-9:]+\n")))
       << r.err;
   EXPECT_NE(r.err.find("\n1000 requests: ok 1000, failed 0\n"), std::string::npos) << r.err;
+}
+
+// Runs `client ARGS...` against a server with delays of 0-3 ms, signals it once the server has
+// seen its first requests, and returns what it printed: a bounded wait on each side.
+common::testing::process_result interrupt(const std::string& client, std::vector<std::string> args,
+                                          int signal) {
+  auto options = short_delays();
+  options.max_delay = 3;
+  running_server server(options);
+  // The shell writes its process id, which the client keeps: exec replaces the shell.
+  char pid_file[] = "/tmp/client-pid-XXXXXX";
+  close(mkstemp(pid_file));
+  std::string command = "echo $$ > " + std::string(pid_file) + " && exec " +
+                        common::testing::bin(client) + " --url " + server.url();
+  for (auto& a : args)
+    command += " " + a;
+  auto result = std::async(std::launch::async, [&] { return run({"/bin/sh", "-c", command}); });
+  pid_t pid = 0;
+  bool started = common::testing::wait_until([&] {
+    std::ifstream in(pid_file);
+    return in >> pid && server.stats().requests >= 10;
+  });
+  if (started) kill(pid, signal);
+  auto r = result.get(); // run() gives up, and kills it, after a minute
+  unlink(pid_file);
+  EXPECT_TRUE(started) << "the client made no requests";
+  return r;
+}
+
+// `interrupted after K of N requests: ok X, failed 0, not made Y`, with K = X and K + Y = N.
+void expect_interrupted_line(const common::testing::process_result& r, std::uint64_t n) {
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(
+      r.err, m,
+      std::regex("interrupted after ([0-9]+) of ([0-9]+) requests: ok ([0-9]+), failed 0, not "
+                 "made ([0-9]+)\n")))
+      << r.err;
+  EXPECT_EQ(std::stoull(m[2]), n);
+  EXPECT_EQ(m[1], m[3]);
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  EXPECT_EQ(std::stoull(m[1]) + std::stoull(m[4]), n);
+}
+
+// 50,000 requests of 0-3 ms, two at a time, would take about 40 s: the signal comes long before.
+TEST_P(AsyncClient, CtrlCPrintsTheSummarySoFarAndExits130) {
+  auto r = interrupt(GetParam(), {"50000", "--limit", "2"}, SIGINT);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  expect_interrupted_line(r, 50000);
+}
+
+TEST_P(AsyncClient, SigtermPrintsTheSummarySoFarAndExits143) {
+  auto r = interrupt(GetParam(), {"50000", "--limit", "2"}, SIGTERM);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  expect_interrupted_line(r, 50000);
+}
+
+TEST(SyncClient, CtrlCPrintsTheSummarySoFarAndExits130) {
+  auto r = interrupt("client-sync", {"50000"}, SIGINT);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  expect_interrupted_line(r, 50000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stages, AsyncClient,

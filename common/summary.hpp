@@ -1,5 +1,7 @@
 // The end-of-run line every client prints:
 //   N requests: ok X, failed Y (first failure: <step>: <reason>)
+// the same line when the run is interrupted (Ctrl-C):
+//   interrupted after K of N requests: ok X, failed Y (first failure: <step>: <reason>)
 // and, while a long run lasts, a progress line on a terminal.
 #pragma once
 
@@ -17,8 +19,13 @@ namespace common {
 ///
 /// While the run lasts, a thread of its own shows progress once a second (requests done,
 /// requests per second, resident memory, time left) when stderr is a terminal; set
-/// `PROGRESS=1` to have it printed as lines anyway (for logs), or `PROGRESS=0` to silence it.
+/// `PROGRESS=1` to have it printed as lines anyway (for logs), or `PROGRESS=0` to silence it;
+/// `PROGRESS_INTERVAL_MS` sets how often (10 to 60000 ms; the live view asks for 200).
 /// The counters are written by one thread only, the one making the requests.
+///
+/// Until print(), the first summary of a process also catches SIGINT (Ctrl-C) and SIGTERM: it
+/// then prints interrupted_line(), the counts so far, and ends the process at once with status
+/// 128 + the signal's number (130 for Ctrl-C).
 class summary {
 public:
   /// Starts a run with nothing counted yet.
@@ -41,22 +48,34 @@ public:
   std::uint64_t ok() const noexcept { return ok_.load(std::memory_order_relaxed); }
   /// Requests that failed so far.
   std::uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
-  /// The one-line report, without a newline.
+  /// The one-line report, without a newline: `N requests: ok X, failed Y ...`.
   std::string line() const;
-  /// Stops the progress display, prints line() to stderr, and returns the exit status: 0 when
-  /// every request succeeded, else 1.
+  /// The report of a run stopped before its end: `interrupted after K of N requests: ok X, ...`.
+  std::string interrupted_line() const;
+  /// Stops the progress display and the catching of signals, prints line() to stderr, and
+  /// returns the exit status: 0 when every request succeeded, else 1.
   int print();
 
 private:
+  struct text; // a line built without allocating, as a signal handler must
+
   void count_failure() noexcept {
     failed_.store(failed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  void keep_first_failure(std::string_view failure) noexcept;
+  void write_counts(text& out) const noexcept;
+  void write_interrupted_line(text& out) const noexcept;
   void show_progress(std::stop_token stop, bool terminal);
+  static void on_signal(int signal_number) noexcept;
+  void stop_catching_signals() noexcept;
 
   std::uint64_t requests_;
   std::atomic<std::uint64_t> ok_{0};
   std::atomic<std::uint64_t> failed_{0};
-  std::string first_failure_;
+  char first_failure_[256] = {};                   // `step: reason`, written once
+  std::atomic<std::size_t> first_failure_size_{0}; // set once first_failure_ is written
+  bool terminal_progress_ = false;                 // a progress line to clear when interrupted
+  bool catches_signals_ = false;
   std::jthread progress_;
 };
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -44,11 +45,36 @@ std::vector<std::string> split_words(std::string_view text) {
   return words;
 }
 
+// What `--help` prints between the Usage and Example lines.
+std::string help() {
+  std::string h = "Starts the delay server, runs COMMAND, and prints COMMAND's peak memory, wall "
+                  "time and\n";
+  h += "CPU use as `Memory usage: ...KB\tTime: ... seconds\tCPU usage: ...%`. Then it stops the\n";
+  h += "server and prints what the server said, each line after `server: `.\n\n";
+  h +=
+      "  --server-args \"ARGS\"  the server's options, split at spaces; may be repeated (default\n";
+  h += "                        none: the server's own, port 8080 and delays of 0-3 s)\n";
+  h += "  --server PATH         the server program (default: `server` beside timed)\n";
+  h += "  --no-server           runs COMMAND alone\n";
+  h += "  -h, --help            prints this and exits\n\n";
+  h += "Every {port} in COMMAND becomes the port the server listens on, so `--port 0` (any free\n";
+  h += "port) works; `{}` is left alone, for the client (the request's number). The server has\n";
+  h += std::to_string(server_start_timeout.count()) +
+       " s to print its `listening on` line. Ctrl-C goes to COMMAND, not to timed (a client\n";
+  h += "then prints its summary so far and exits 130), and timed reports on it as usual.\n\n";
+  h += "Environment: COMMAND inherits it; PROGRESS=1 has a client print its progress every\n";
+  h += "second even when stderr is not a terminal, PROGRESS=0 never.\n";
+  h += "Exit status: COMMAND's, or 128+N when signal N ended it; 1 when the server did not\n";
+  h += "start, 127 when COMMAND cannot run, 2 for bad arguments.\n";
+  return h;
+}
+
 timed_args parse_args(int argc, char** argv) {
   common::arguments args(
       argc, argv, "[--server-args \"ARGS\"] [--server PATH] [--no-server] -- COMMAND [ARGS...]",
       "--server-args \"--port 0 --max-delay 0\" -- ./client-sync 10 --url "
-      "http://127.0.0.1:{port}/{}");
+      "http://127.0.0.1:{port}/{}",
+      help());
   timed_args out;
   while (!args.done()) {
     auto arg = args.next();
@@ -79,8 +105,9 @@ std::string directory_of_this_program() {
   return s.substr(0, s.rfind('/'));
 }
 
-// Forks and execs `argv`; the child gets SIGTERM if timed dies, and `out_fd` as its stdout.
-pid_t start(const std::vector<std::string>& words, int out_fd, int& error) {
+// Forks and execs `argv`; the child gets SIGTERM if timed dies, and `out_fd` and `err_fd` (when
+// not -1) as its stdout and stderr.
+pid_t start(const std::vector<std::string>& words, int out_fd, int err_fd, int& error) {
   std::vector<char*> argv;
   for (auto& w : words)
     argv.push_back(const_cast<char*>(w.c_str()));
@@ -97,6 +124,7 @@ pid_t start(const std::vector<std::string>& words, int out_fd, int& error) {
     if (getppid() != parent) _exit(127);
     signal(SIGINT, SIG_DFL);
     if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
+    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
     execvp(argv[0], argv.data());
     int e = errno;
     (void)!write(report[1], &e, sizeof e);
@@ -112,46 +140,93 @@ pid_t start(const std::vector<std::string>& words, int out_fd, int& error) {
   return pid;
 }
 
-// Reads the server's stdout until its `listening on http://HOST:PORT` line; returns the port.
-std::string wait_until_listening(int fd, std::string& output) {
+// Appends what `fd` has to `text`; false at the end of the stream (or an error).
+bool read_some(int fd, std::string& text) {
+  char chunk[512];
+  auto n = read(fd, chunk, sizeof chunk);
+  if (n <= 0) return false;
+  text.append(chunk, static_cast<std::size_t>(n));
+  return true;
+}
+
+// The server's two pipes, and what came out of them while it started.
+struct server_process {
+  pid_t pid = -1;
+  int out = -1;       // its stdout: the `listening on` line, then its summary
+  int err = -1;       // its stderr: errors and warnings
+  std::string output; // stdout read so far, not yet printed
+  std::string errors; // stderr read before it was listening
+};
+
+// Reads the server's stdout until its `listening on http://HOST:PORT` line, and its stderr
+// meanwhile; returns the port, or nothing when the server closed its stdout (it exited) or
+// the time ran out (`exited` tells which).
+std::string wait_until_listening(server_process& server, bool& exited) {
   auto deadline = clock_type::now() + server_start_timeout;
+  exited = false;
   for (;;) {
-    if (auto at = output.find("listening on http://"); at != std::string::npos) {
-      auto eol = output.find('\n', at);
+    if (auto at = server.output.find("listening on http://"); at != std::string::npos) {
+      auto eol = server.output.find('\n', at);
       if (eol != std::string::npos) {
-        auto line = output.substr(at, eol - at);
-        output.erase(0, eol + 1);
+        auto line = server.output.substr(at, eol - at);
+        server.output.erase(0, eol + 1);
         return line.substr(line.rfind(':') + 1);
       }
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
-    char chunk[512];
-    auto n = read(fd, chunk, sizeof chunk);
-    if (n <= 0) return {};
-    output.append(chunk, static_cast<std::size_t>(n));
+    pollfd p[2] = {{server.out, POLLIN, 0}, {server.err, POLLIN, 0}};
+    if (left.count() <= 0 || poll(p, server.err < 0 ? 1 : 2, static_cast<int>(left.count())) <= 0)
+      return {};
+    if (p[1].revents && !read_some(server.err, server.errors)) {
+      close(server.err); // its stderr is closed; its stdout will tell
+      server.err = -1;
+    }
+    if (p[0].revents && !read_some(server.out, server.output)) {
+      exited = true;
+      return {};
+    }
   }
 }
 
-// Stops the server and returns what it printed after it started (its summary line).
-std::string stop_server(pid_t pid, int fd, std::string output) {
-  kill(pid, SIGTERM);
+// Stops the server and returns what it printed after it started (its summary line); `status`
+// gets its wait status.
+std::string stop_server(server_process& server, int& status) {
+  kill(server.pid, SIGTERM);
   auto deadline = clock_type::now() + server_stop_timeout;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{server.out, POLLIN, 0};
     if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      kill(pid, SIGKILL);
+      kill(server.pid, SIGKILL);
       break;
     }
-    char chunk[512];
-    auto n = read(fd, chunk, sizeof chunk);
-    if (n <= 0) break;
-    output.append(chunk, static_cast<std::size_t>(n));
+    if (!read_some(server.out, server.output)) break;
   }
-  waitpid(pid, nullptr, 0);
-  return output;
+  waitpid(server.pid, &status, 0);
+  return std::move(server.output);
+}
+
+// The first line the server wrote to stderr: its error, when it could not start.
+std::string first_line(const std::string& text) {
+  auto start = text.find_first_not_of('\n');
+  if (start == std::string::npos) return {};
+  return text.substr(start, text.find('\n', start) - start);
+}
+
+// `timed: the server exited before it was listening (exit status 1): <its first line>`.
+void report_early_exit(server_process& server) {
+  int status = 0;
+  stop_server(server, status); // already gone: this collects its status
+  if (server.err >= 0) {       // what it wrote to stderr on the way out
+    pollfd p{server.err, POLLIN, 0};
+    while (poll(&p, 1, 1000) > 0 && read_some(server.err, server.errors)) {
+    }
+  }
+  auto how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                 : "exit status " + std::to_string(WEXITSTATUS(status));
+  auto said = first_line(server.errors);
+  std::fprintf(stderr, "timed: the server exited before it was listening (%s)%s%s\n", how.c_str(),
+               said.empty() ? ", saying nothing" : ": ", said.c_str());
 }
 
 } // namespace
@@ -162,34 +237,51 @@ int main(int argc, char* argv[]) {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
 
-  pid_t server = -1;
-  int server_out = -1;
-  std::string server_output;
+  server_process server;
+  std::thread forward_errors; // copies the server's stderr to ours while it runs
   if (args.start_server) {
     std::vector<std::string> words{
         args.server_path.empty() ? directory_of_this_program() + "/server" : args.server_path};
     words.insert(words.end(), args.server_args.begin(), args.server_args.end());
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
       std::perror("timed: pipe");
       return 1;
     }
     int error = 0;
-    server = start(words, fds[1], error);
-    close(fds[1]);
-    server_out = fds[0];
-    if (server < 0) {
+    server.pid = start(words, out[1], err[1], error);
+    close(out[1]);
+    close(err[1]);
+    server.out = out[0];
+    server.err = err[0];
+    if (server.pid < 0) {
       std::fprintf(stderr, "timed: cannot run the server '%s': %s\n", words[0].c_str(),
                    std::strerror(error));
       return 1;
     }
-    auto port = wait_until_listening(server_out, server_output);
+    bool exited = false;
+    auto port = wait_until_listening(server, exited);
     if (port.empty()) {
-      std::fprintf(stderr, "timed: the server did not start listening within %lld s\n",
-                   static_cast<long long>(server_start_timeout.count()));
-      stop_server(server, server_out, {});
+      if (exited) {
+        report_early_exit(server);
+      } else {
+        std::fputs(server.errors.c_str(), stderr);
+        std::fprintf(stderr, "timed: the server did not start listening within %lld s\n",
+                     static_cast<long long>(server_start_timeout.count()));
+        int status = 0;
+        stop_server(server, status);
+      }
       return 1;
     }
+    std::fputs(server.errors.c_str(), stderr); // e.g. its warning about a non-loopback address
+    if (server.err >= 0)
+      forward_errors = std::thread([fd = server.err] {
+        std::string text;
+        while (read_some(fd, text)) {
+          std::fputs(text.c_str(), stderr);
+          text.clear();
+        }
+      });
     for (auto& word : args.command)
       for (std::size_t at; (at = word.find("{port}")) != std::string::npos;)
         word.replace(at, 6, port);
@@ -197,11 +289,15 @@ int main(int argc, char* argv[]) {
 
   auto started = clock_type::now();
   int error = 0;
-  pid_t child = start(args.command, -1, error);
+  pid_t child = start(args.command, -1, -1, error);
   if (child < 0) {
     std::fprintf(stderr, "timed: cannot run '%s': %s\n", args.command[0].c_str(),
                  std::strerror(error));
-    if (server > 0) stop_server(server, server_out, {});
+    if (server.pid > 0) {
+      int status = 0;
+      stop_server(server, status);
+      if (forward_errors.joinable()) forward_errors.join();
+    }
     return 127;
   }
   int status = 0;
@@ -223,8 +319,10 @@ int main(int argc, char* argv[]) {
   std::fprintf(stderr, "Memory usage: %ldKB\tTime: %.2f seconds\tCPU usage: %.0f%%\n",
                usage.ru_maxrss, seconds, seconds > 0 ? 100 * cpu / seconds : 0.0);
 
-  if (server > 0) {
-    auto said = stop_server(server, server_out, std::move(server_output));
+  if (server.pid > 0) {
+    int server_status = 0;
+    auto said = stop_server(server, server_status);
+    if (forward_errors.joinable()) forward_errors.join(); // the server is gone: its stderr ends
     std::size_t start_at = 0;
     for (auto eol = said.find('\n'); eol != std::string::npos; eol = said.find('\n', start_at)) {
       std::fprintf(stderr, "server: %s\n", said.substr(start_at, eol - start_at).c_str());

@@ -56,13 +56,39 @@ TEST(Timed, ReportsACommandThatCannotRun) {
       << r.err;
 }
 
-TEST(Timed, ReportsAServerThatCannotStart) {
+TEST(Timed, SaysThatTheServerExitedWhenItsPortIsInUse) {
   running_server busy; // holds the port
-  auto r =
-      run({"timed", "--server-args", "--port " + std::to_string(busy.port()), "--", "/bin/true"});
+  auto port = std::to_string(busy.port());
+  auto r = run({"timed", "--server-args", "--port " + port, "--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("already in use"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("timed: the server did not start"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err,
+            "timed: the server exited before it was listening (exit status 1): server: port " +
+                port + " on 127.0.0.1 is already in use; pick another with --port\n");
+}
+
+TEST(Timed, SaysThatTheServerExitedOnATypoInItsArguments) {
+  auto r = run({"timed", "--server-args", "--port 0 --max-dealy 0", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "timed: the server exited before it was listening (exit status 2): server: "
+                   "unknown argument --max-dealy\n");
+}
+
+TEST(Timed, SaysWhenTheServerSaidNothing) {
+  auto r = run({"timed", "--server", "/bin/true", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "timed: the server exited before it was listening (exit status 0), saying "
+                   "nothing\n");
+}
+
+TEST(Timed, PassesOnWhatTheServerWritesToStderrWhileItRuns) {
+  // Listening on every address makes the server warn as it starts.
+  auto r = run({"timed", "--server-args", "--port 0 --max-delay 0 --host 0.0.0.0", "--",
+                common::testing::bin("client-sync"), "2", "--url", "http://127.0.0.1:{port}/{}"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("server: warning: listening on 0.0.0.0, reachable from other machines\n"),
+            0u)
+      << r.err;
+  EXPECT_NE(r.err.find("\n2 requests: ok 2, failed 0\n"), std::string::npos) << r.err;
 }
 
 TEST(Timed, RejectsBadArguments) {

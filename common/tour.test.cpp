@@ -1,5 +1,6 @@
 // The tour (the README's first command), run on a few small stages against a server without
-// delays: its arguments, its table and its CSV, and its plots when gnuplot is there.
+// delays: its arguments, its table and its CSV, and its plots when gnuplot is there. What it says
+// before a long run is checked with stand-ins for the programs, which return at once.
 #include "common/testing.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include <sys/stat.h>
 
 using common::testing::run;
 namespace fs = std::filesystem;
@@ -26,6 +29,33 @@ struct scratch_dir {
   ~scratch_dir() { fs::remove_all(path); }
   fs::path path;
 };
+
+void write_script(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << "#!/bin/sh\n" << text;
+  chmod(path.c_str(), 0755);
+}
+
+// A bin directory of stand-ins: `timed` prints what a run prints, the clients do nothing.
+struct fake_bin : scratch_dir {
+  fake_bin() {
+    write_script(path / "timed",
+                 "echo '10 requests: ok 10, failed 0' >&2\n"
+                 "printf 'Memory usage: 1000KB\\tTime: 1.00 seconds\\tCPU usage: 1%%\\n' >&2\n");
+    for (auto client :
+         {"client-sync", "client-async-sem", "client-async-as-completed", "client-async-proposal"})
+      write_script(path / client, "exit 0\n");
+  }
+};
+
+// The tour with no programs on its PATH but bash, dirname and cat: were `test` ever to start the
+// suite, it would fail at once (no dpkg-query, no cmake) instead of building for minutes.
+common::testing::process_result tour_without_tools(std::vector<std::string> args) {
+  scratch_dir tools;
+  for (auto tool : {"bash", "dirname", "cat"})
+    fs::create_symlink(fs::path("/bin") / tool, tools.path / tool);
+  args.insert(args.begin(), {"/usr/bin/env", "PATH=" + tools.path.string(), tour()});
+  return run(args);
+}
 
 std::vector<std::string> csv_lines(const fs::path& dir) {
   std::vector<std::string> lines;
@@ -86,16 +116,157 @@ TEST(Tour, ShowsTheArticlesFiguresBesideOurs) {
   EXPECT_TRUE(lines[1].ends_with(",10,0,ok,23176,3.13")) << lines[1];
 }
 
+// One line saying what is wrong, then the Usage and Example lines, and nothing else.
+void expect_usage_error(const common::testing::process_result& r) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(std::regex_match(r.err, std::regex("tour: [^\n]+\nUsage: \\./tour [^\n]+\n"
+                                                 "Example: \\./tour [^\n]+\n")))
+      << r.err;
+}
+
 TEST(Tour, RejectsBadArguments) {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"--only", "7"}, {"--only"}, {"--sizes", "ten"}, {"--delay", "1s"}, {"--frobnicate"}}) {
+  auto committed = std::string(SOURCE_DIR) + "/docs/results";
+  for (auto args : std::vector<std::vector<std::string>>{{"--only", "7"},
+                                                         {"--only"},
+                                                         {"--sizes", "ten"},
+                                                         {"--sizes", "0"},
+                                                         {"--sizes", "0,10"},
+                                                         {"--sizes", "010"},
+                                                         {"--sizes", "10,,20"},
+                                                         {"--sizes", "1000000001"},
+                                                         {"--sizes", "99999999999999999999"},
+                                                         {"--delay", "1s"},
+                                                         {"--frobnicate"},
+                                                         {"--results", committed},
+                                                         {"--results", committed + "/../results"},
+                                                         {"--results", committed + "/again"}}) {
+    SCOPED_TRACE(::testing::PrintToString(args));
     args.insert(args.begin(), {tour(), "--no-setup"});
-    auto r = run(args);
-    EXPECT_EQ(r.exit_code, 2) << r.err;
-    EXPECT_EQ(r.err.substr(0, 6), "tour: ") << r.err;
-    EXPECT_NE(r.err.find("\nUsage: ./tour "), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("\nExample: ./tour "), std::string::npos) << r.err;
+    expect_usage_error(run(args));
   }
+}
+
+TEST(Tour, SaysWhyTheCommittedResultsAreKept) {
+  auto r = run({tour(), "--no-setup", "--results", std::string(SOURCE_DIR) + "/docs/results"});
+  EXPECT_NE(r.err.find("would replace the committed results in docs/results/; add --overwrite"),
+            std::string::npos)
+      << r.err;
+  // With --overwrite it goes on, to the next check, before it writes anything.
+  r = run({tour(), "--no-setup", "--results", std::string(SOURCE_DIR) + "/docs/results",
+           "--overwrite", "--bin", "/nonexistent"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "tour: --bin /nonexistent: no such directory\n");
+}
+
+TEST(Tour, TestRejectsUnknownArgumentsInsteadOfRunningTheSuite) {
+  for (auto args : std::vector<std::vector<std::string>>{{"test", "--frobnicate"},
+                                                         {"test", "--quick", "extra"},
+                                                         {"test", "-q"},
+                                                         {"--packages", "x"}}) {
+    SCOPED_TRACE(::testing::PrintToString(args));
+    expect_usage_error(tour_without_tools(args));
+  }
+}
+
+TEST(Tour, TestHelpPrintsTheUsage) {
+  auto r = tour_without_tools({"test", "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 14), "Usage: ./tour ") << r.out;
+  EXPECT_NE(r.out.find("--overwrite"), std::string::npos) << r.out;
+}
+
+TEST(Tour, FailsInOneLineWithoutItsPrograms) {
+  auto r = run({tour(), "--no-setup", "--bin", "/nonexistent", "--only", "04"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "tour: --bin /nonexistent: no such directory\n");
+  EXPECT_EQ(r.out, "");
+
+  scratch_dir empty;
+  r = run({tour(), "--no-setup", "--bin", empty.path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "tour: --bin " + empty.path.string() +
+                       " has no timed: build the programs, or give --bin the directory they are "
+                       "in\n");
+
+  scratch_dir only_timed, results;
+  write_script(only_timed.path / "timed", "exit 0\n");
+  r = run(
+      {tour(), "--no-setup", "--bin", only_timed.path, "--only", "02", "--results", results.path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("\ntour: nothing to run: the chosen stages' programs are not in "),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(csv_lines(results.path).empty());
+}
+
+TEST(Tour, SaysHowLongALongRunWillTakeBeforeItStarts) {
+  fake_bin bin;
+  scratch_dir results;
+  auto tour_with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tour(), "--no-setup", "--bin", bin.path, "--results", results.path});
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r;
+  };
+  // The sync client at 10,000 requests of 1.5 s on average: about four hours.
+  auto r = tour_with({"--only", "01", "--sizes", "10000"});
+  auto said = r.err.find("tour: this run will take about 4 hours: 10,000 requests one at a time, "
+                         "1.5 s each on average; Ctrl-C stops it\n");
+  EXPECT_NE(said, std::string::npos) << r.err;
+  EXPECT_LT(said, r.err.find("Memory usage:")) << "said after the run began:\n" << r.err;
+
+  // Three async clients at a million: 25 minutes each by Little's law, 75 in all.
+  r = tour_with({"--sizes", "1000000"});
+  said = r.err.find("tour: 3 runs will take about 75 minutes in all; the longest, stage 02 at "
+                    "1,000,000 requests, delays 0-3 s, about 25 minutes\n");
+  EXPECT_NE(said, std::string::npos) << r.err;
+  EXPECT_LT(said, r.err.find("Memory usage:")) << r.err;
+  EXPECT_NE(r.err.find("tour: this run will take about 25 minutes: 1,000,000 requests x 1.5 s mean "
+                       "delay / 1000 in flight, by Little's law"),
+            std::string::npos)
+      << r.err;
+
+  // A short run says nothing of the kind.
+  r = tour_with({"--only", "04", "--sizes", "10000", "--delay", "0"});
+  EXPECT_EQ(r.err.find("will take"), std::string::npos) << r.err;
+}
+
+TEST(Tour, StopsWhenARunIsInterrupted) {
+  fake_bin bin; // its timed says what a client says on Ctrl-C, and exits as timed then does
+  write_script(bin.path / "timed",
+               "echo 'interrupted after 5 of 10 requests: ok 5, failed 0, not made 5' >&2\n"
+               "echo 'Command exited with non-zero status 130' >&2\n"
+               "printf 'Memory usage: 1000KB\\tTime: 1.00 seconds\\tCPU usage: 1%%\\n' >&2\n"
+               "exit 130\n");
+  scratch_dir results;
+  auto r = run({tour(), "--no-setup", "--bin", bin.path, "--results", results.path, "--only", "04",
+                "--sizes", "10,20"});
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("\ntour: interrupted; the runs after this one were not made\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n04 +10 +0-3 s .* interrupted "))) << r.out;
+  EXPECT_EQ(r.out.find("· 20 requests"), std::string::npos) << r.out;
+  auto lines = csv_lines(results.path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find(",interrupted,"), std::string::npos) << lines[1];
+}
+
+TEST(Tour, DrawsNoPlotsWhenNoStageTheyCompareRan) {
+  fake_bin bin;
+  scratch_dir results;
+  auto r = run({tour(), "--no-setup", "--bin", bin.path, "--results", results.path, "--only", "01",
+                "--sizes", "10"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (system("command -v gnuplot >/dev/null") == 0) {
+    EXPECT_NE(
+        r.err.find("tour: no plots: they compare stages 02, 03 and 04, and none of them ran\n"),
+        std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(r.err.find("range is invalid"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(results.path / "time.svg"));
 }
 
 } // namespace

@@ -10,15 +10,41 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 namespace {
 
+// What `--help` prints between the Usage and Example lines, with the defaults `opts` holds.
+std::string help(const server::options& opts) {
+  using std::to_string;
+  std::string h = "Answers every GET /{name} with \"Hello, World!\" after randint(0, N) units.\n\n";
+  h += "  --host ADDRESS          the IP address to listen on (default " + opts.host + ")\n";
+  h += "  --port PORT             the port to listen on, 0 for any free one (default " +
+       to_string(opts.port) + ");\n";
+  h += "                          it prints `listening on http://HOST:PORT` once it listens\n";
+  h += "  --max-delay N           the longest delay, in --delay-unit units, 0 to 3600;\n";
+  h += "                          0 answers at once (default " + to_string(opts.max_delay) + ")\n";
+  h += "  --delay-unit s|ms       the unit of the delays (default " +
+       std::string(opts.delay_unit.count() == 1000 ? "s" : "ms") + ", the article's)\n";
+  h += "  --seed S                seeds the delays, for runs that can be repeated\n";
+  h += "                          (default: a random seed)\n";
+  h += "  --max-connections N     connections open at once; more are answered 503 and closed\n";
+  h += "                          (default " + to_string(opts.max_connections) + ")\n";
+  h += "  --idle-timeout SECONDS  to send a whole request, or to read a response; fractions\n";
+  h += "                          allowed (default " + to_string(opts.idle_timeout.count() / 1000) +
+       " s)\n";
+  h += "  -h, --help              prints this and exits\n\n";
+  h += "Each option takes its value as `--name VALUE` or `--name=VALUE`. SIGINT or SIGTERM\n";
+  h += "stops it; it then prints how many requests it served, and the mean delay.\n";
+  return h;
+}
+
 server::options parse_options(int argc, char** argv) {
+  server::options opts;
   common::arguments args(argc, argv,
                          "[--host ADDRESS] [--port PORT] [--max-delay N] [--delay-unit s|ms] "
                          "[--seed S] [--max-connections N] [--idle-timeout SECONDS]",
-                         "--port 0 --max-delay 3 --delay-unit ms");
-  server::options opts;
+                         "--port 0 --max-delay 3 --delay-unit ms", help(opts));
   while (!args.done()) {
     auto arg = args.next();
     if (arg == "--host") {

@@ -1,3 +1,9 @@
+// server: the article's delay server, from its "Setup: Server" section. Every `GET /{name}` is
+// answered "Hello, World!" after randint(0, 3) seconds, one coroutine per connection. serve(), at
+// the end, is the article's handler plus what a server facing real clients must add, each named
+// there; the connection above it turns bytes into whole requests, so serve() only waits for them.
+// The limits (an idle timeout, a head and a body limit, a cap on connections) are explained where
+// they are enforced.
 #include "server/server.hpp"
 
 #include "common/http.hpp"
@@ -12,6 +18,9 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
+#include <tuple>
+#include <utility>
 
 namespace server {
 
@@ -24,7 +33,9 @@ namespace {
 
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t initial_buffer_bytes = 1024;
-constexpr std::uint64_t max_body_bytes = 1u << 20; // a GET has no business sending more
+// A GET has no business sending a body. One is skipped, not stored, so this limit bounds the time
+// spent reading for nothing, not memory: a larger body is answered 413 and the connection closed.
+constexpr std::uint64_t max_body_bytes = 1u << 20;
 
 // The article's response, prebuilt so that answering costs one write and no formatting.
 constexpr std::string_view hello_http11 = "HTTP/1.1 200 OK\r\n"
@@ -100,11 +111,28 @@ bool is_out_of_descriptors(std::error_code ec) {
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
+// Ends a request's time in flight when the request is destroyed: answered, or given up.
+struct leave_flight {
+  void operator()(stats* s) const noexcept { --s->in_flight; }
+};
+
+// A request read whole, with what serve() needs to answer it. Nothing in it points into the read
+// buffer, which the next read may overwrite: its name is a copy, in a buffer the connection reuses.
+struct request {
+  int status = 200;       // 200 for `GET /{name}`; otherwise the error status it gets
+  bool keep_alive = true; // whether the connection stays open after the answer
+  int minor_version = 1;  // 0 for HTTP/1.0, which needs keep-alive said in the answer
+  std::string_view name;  // the `{name}`
+  std::unique_ptr<stats, leave_flight> in_flight; // counts it in stats::in_flight meanwhile
+};
+
 } // namespace
 
 /// One client connection: its socket, delay timer, read buffer and deadline. It lives in the
 /// frame of the coroutine that serves it and links itself into the server's list meanwhile.
 struct delay_server::connection {
+  // The head limit: a head is kept whole in the read buffer until it is parsed, so the limit is
+  // what bounds the buffer, and so a connection's memory, whatever the client sends (431 past it).
   connection(delay_server& server, tcp::socket s)
       : server(server), socket(std::move(s)), timer(socket.get_executor()),
         parser(server.options_.max_head_bytes),
@@ -122,62 +150,103 @@ struct delay_server::connection {
     --server.stats_.open_connections;
   }
 
-  // The client has until the idle timeout to send a whole request, or to read a response. The
+  // The idle timeout: the client has until it to send the rest of a request once its first bytes
+  // are awaited, or to take an answer. Without it, a client that sends half a request and stalls,
+  // or never reads, would keep its connection (a file descriptor and a buffer) forever. The
   // watchdog's clock, read once a tick, is precise enough for that and costs nothing per request.
   void arm() noexcept { deadline = server.now_ + server.options_.idle_timeout; }
   void disarm() noexcept { deadline = clock::time_point::max(); }
 
-  // Reads more bytes; false when the connection is done. The idle timeout runs from the first
-  // read of a request to its end, so that a request trickling in byte by byte must still arrive
-  // whole within it.
-  asio::awaitable<bool> read_more() {
-    auto room = in.space();
-    if (room.size() == 0) co_return false;
-    if (deadline == clock::time_point::max()) arm();
-    auto [ec, n] = co_await socket.async_read_some(room, use_tuple);
+  // Why read_more() and write() return the socket's operation for serve() to await, rather than
+  // being coroutines of their own, and why take_request() is plain code rather than a coroutine
+  // that reads until a request is whole (as mini-redis's read_frame() does): Asio keeps two freed
+  // coroutine frames per thread for reuse. When serve() awaits every wait of a request (read,
+  // delay, write) directly, each wake frees one frame and the next wait takes it back. A helper
+  // coroutine around some waits and not others makes that count swing, and then the server
+  // allocates and frees frames on every request.
+
+  // Reads more bytes into the buffer; pass the result to received(). The idle timeout starts at
+  // the first read for a request, so a request trickling in must still arrive whole within it.
+  auto read_more() {
+    if (!reading) arm();
+    reading = true;
+    return socket.async_read_some(in.space(), use_tuple);
+  }
+
+  // Counts the bytes a read_more() brought; false when the connection is done (closed, failed, or
+  // a full buffer, which the head limit makes an error first).
+  bool received(std::tuple<std::error_code, std::size_t> result) {
+    auto [ec, n] = result;
     in.commit(n);
-    co_return !ec;
+    return !ec && n > 0;
   }
 
-  asio::awaitable<bool> write(std::string_view bytes) {
+  // Writes bytes, giving the client until the idle timeout to take them.
+  auto write(std::string_view bytes) {
     arm();
-    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_tuple);
-    disarm();
-    co_return !ec;
+    return asio::async_write(socket, asio::buffer(bytes), use_tuple);
   }
 
-  // Writes an error response and tells the caller to close.
+  // Writes an error response; false when the connection must close after it.
   asio::awaitable<bool> write_error(int status, bool keep_alive) {
     auto body = std::string(reason_for(status)) + "\n";
     scratch = "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) +
               "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
               (status == 405 ? "\r\nAllow: GET" : "") +
               (keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + body;
-    co_return co_await write(scratch) && keep_alive;
+    auto [ec, n] = co_await write(scratch);
+    co_return !ec && keep_alive;
   }
 
-  // Reads until the client closes, for a moment, so that closing with unread bytes does not reset
-  // the connection and destroy a response the client has not read yet.
-  asio::awaitable<void> linger() {
+  // The next whole request among the bytes in hand, if they hold one: parses its head, then drops
+  // its body (a GET has no use for one) as it arrives. Nothing while more bytes are needed. A
+  // request that is not a well-formed `GET /{name}` comes with the error status it gets.
+  std::optional<request> take_request() {
+    if (!pending) {
+      http::request head;
+      std::error_code ec;
+      auto size = parser.parse(in.data(), head, ec);
+      if (ec) return request{.status = status_for(ec), .keep_alive = false};
+      if (size == 0) return std::nullopt;
+      in.consume(size);
+      auto& st = server.stats_;
+      ++st.requests;
+      st.peak_in_flight = std::max(st.peak_in_flight, ++st.in_flight);
+      auto& r = pending.emplace(request{.keep_alive = head.keep_alive,
+                                        .minor_version = head.minor_version,
+                                        .in_flight = std::unique_ptr<stats, leave_flight>(&st)});
+      if (head.content_length > max_body_bytes) {
+        r.status = 413;
+        r.keep_alive = false; // its body is not read, so nothing after it can be
+        return std::exchange(pending, std::nullopt);
+      }
+      // Decided and copied now, while the head's bytes are there: the body may overwrite them.
+      r.name = name.assign(name_of(head.target));
+      r.status = head.method != "GET" ? 405 : r.name.empty() ? 404 : 200;
+      body_left = head.content_length;
+    }
+    auto n = std::min<std::uint64_t>(body_left, in.data().size());
+    in.consume(static_cast<std::size_t>(n));
+    body_left -= n;
+    if (body_left > 0) return std::nullopt;
+    reading = false;
+    disarm(); // the whole request is in
+    return std::exchange(pending, std::nullopt);
+  }
+
+  // Ends the connection without destroying a response the client has not read yet, which closing
+  // with unread bytes in the socket would do (the kernel resets the connection): shuts down the
+  // sending side, then reads until the client closes, for a moment.
+  asio::awaitable<void> close() {
+    pending.reset(); // a request broken off is no longer in flight
+    std::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (server.stopping_ || ec) co_return;
     char sink[256];
     deadline = server.now_ + std::min<std::chrono::milliseconds>(server.options_.idle_timeout, 1s);
     for (;;) {
-      auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
-      if (ec) break;
-    }
-  }
-
-  // Discards a request body that nobody asked for.
-  asio::awaitable<bool> skip(std::uint64_t bytes) {
-    for (;;) {
-      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, in.data().size()));
-      in.consume(n);
-      bytes -= n;
-      if (bytes == 0) {
-        disarm(); // the whole request is in
-        co_return true;
-      }
-      if (!co_await read_more()) co_return false;
+      auto [error, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
+      if (error) break;
     }
   }
 
@@ -186,7 +255,11 @@ struct delay_server::connection {
   asio::steady_timer timer;
   http::request_parser parser;
   common::read_buffer in;
-  std::string scratch;
+  std::optional<request> pending; // a request whose body is still arriving
+  std::uint64_t body_left = 0;    // the bytes of its body still to come
+  bool reading = false;           // a read for the next request has started its deadline
+  std::string name;               // the last request's name
+  std::string scratch;            // the last error response
   clock::time_point deadline = clock::time_point::max();
   connection* prev = nullptr;
   connection* next;
@@ -257,6 +330,8 @@ asio::awaitable<void> delay_server::accept() {
       continue;
     }
     if (ec) continue; // the client gave up before we accepted it
+    // The connection cap: each connection holds a file descriptor and some memory until it ends.
+    // Past the cap, a new client gets a quick 503 rather than the server running out of either.
     if (stats_.open_connections >= options_.max_connections) {
       ++stats_.rejected;
       socket.non_blocking(true, ec);
@@ -274,68 +349,36 @@ asio::awaitable<void> delay_server::accept() {
   }
 }
 
+// The article's handler is the delay and the response. Around them, what a real server adds: it
+// serves request after request on a keep-alive connection, takes each whole and within limits
+// (take_request), answers what is not `GET /{name}` with an error, counts what it does (stats),
+// ends the delay at stop(), and closes without losing the last response (close).
 asio::awaitable<void> delay_server::serve(tcp::socket socket) {
   connection c(*this, std::move(socket));
-  for (bool open = true; open && !stopping_;) {
-    http::request request;
-    std::error_code ec;
-    auto head = c.parser.parse(c.in.data(), request, ec);
-    if (ec) {
-      co_await c.write_error(status_for(ec), false);
-      break;
-    }
-    if (head == 0) { // more of the request, which must arrive whole within the idle timeout
-      auto room = c.in.space();
-      if (room.size() == 0) break;
-      if (c.deadline == clock::time_point::max()) c.arm();
-      auto [error, n] = co_await c.socket.async_read_some(room, use_tuple);
-      c.in.commit(n);
-      open = !error;
+  while (!stopping_) {               // keep-alive: request after request
+    auto request = c.take_request(); // a whole request, within the limits, from the bytes in hand
+    if (!request) {                  // not yet: more bytes, within the idle timeout
+      if (!c.received(co_await c.read_more())) break;
       continue;
     }
-    c.in.consume(head);
-    if (request.content_length == 0) c.disarm(); // the whole request is in
-    ++stats_.requests;
-    stats_.peak_in_flight = std::max(stats_.peak_in_flight, ++stats_.in_flight);
-    struct in_flight_guard {
-      stats& s;
-      ~in_flight_guard() { --s.in_flight; }
-    } guard{stats_};
-
-    auto keep_alive = request.keep_alive;
-    auto name = name_of(request.target);
-    // skip() may read the body over the head's bytes, which `request` and `name` point into.
-    auto is_get = request.method == "GET";
-    std::string name_copy;
-    if (request.content_length > 0) name = name_copy.assign(name);
-    if (request.content_length > max_body_bytes) {
-      open = co_await c.write_error(413, false);
-    } else if (request.content_length > 0 && !co_await c.skip(request.content_length)) {
-      open = false;
-    } else if (!is_get) {
-      open = co_await c.write_error(405, keep_alive);
-    } else if (name.empty()) {
-      open = co_await c.write_error(404, keep_alive);
-    } else {
-      if (on_request) on_request(name);
-      ++stats_.greeted;
-      if (auto delay = delays_.next(); delay > 0ms) {
-        stats_.total_delay += delay;
-        c.timer.expires_after(delay);
-        auto [cancelled] = co_await c.timer.async_wait(use_tuple);
-        if (cancelled) break;
-      }
-      keep_alive = keep_alive && !stopping_;
-      c.arm();
-      auto [error, n] = co_await asio::async_write(
-          c.socket, asio::buffer(hello(keep_alive, request.minor_version)), use_tuple);
-      c.disarm();
-      open = !error && keep_alive;
+    if (request->status != 200) { // an error, for a request that is not `GET /{name}`
+      if (!co_await c.write_error(request->status, request->keep_alive)) break;
+      continue;
     }
+    if (on_request) on_request(request->name);
+    ++stats_.greeted;
+    if (auto delay = delays_.next(); delay > 0ms) { // await asyncio.sleep(random.randint(0, 3))
+      stats_.total_delay += delay;
+      c.timer.expires_after(delay);
+      auto [cancelled] = co_await c.timer.async_wait(use_tuple);
+      if (cancelled) break; // stop() ends the delay
+    }
+    // return web.Response(text="Hello, World!"), as the connection's last answer when stopping
+    auto keep_alive = request->keep_alive && !stopping_;
+    auto [error, n] = co_await c.write(hello(keep_alive, request->minor_version));
+    if (error || !keep_alive) break;
   }
-  std::error_code ignored;
-  c.socket.shutdown(tcp::socket::shutdown_send, ignored);
-  if (!stopping_ && !ignored) co_await c.linger();
+  co_await c.close();
 }
 
 } // namespace server

@@ -1,6 +1,8 @@
 // What running N operations costs per operation, three ways, with at most `limit` at a time where
 // the method has a limit at all:
 //   bounded    bounded::as_completed over a lazy range (stage 04)
+//   for_each   bounded::for_each over the same range, a function called for each result
+//   channel    bounded::as_completed fed by a producer coroutine through an Asio channel
 //   eager      every operation spawned up front, waiting on a channel semaphore (stage 02)
 //   group      Asio's ranged experimental::make_parallel_group, every operation launched at once
 //              (Asio 1.26 or later)
@@ -49,6 +51,29 @@ awaitable<void> bounded_run(int n, long long& sum) {
   auto ex = co_await asio::this_coro::executor;
   auto results =
       bounded::as_completed(ex, std::views::iota(0, n) | std::views::transform(operation), limit);
+  while (auto r = co_await results.async_next(use_awaitable))
+    sum += std::get<1>(*r);
+}
+
+awaitable<void> for_each_run(int n, long long& sum) {
+  auto ex = co_await asio::this_coro::executor;
+  co_await bounded::for_each(
+      ex, std::views::iota(0, n) | std::views::transform(operation), limit,
+      [&](std::tuple<std::exception_ptr, int> r) { sum += std::get<1>(r); }, use_awaitable);
+}
+
+awaitable<void> channel_run(int n, long long& sum) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::experimental::channel<void(std::error_code, awaitable<int>)> channel(ex, limit);
+  asio::co_spawn(
+      ex,
+      [&]() -> awaitable<void> {
+        for (int i = 0; i < n; ++i)
+          co_await channel.async_send(std::error_code{}, operation(i), use_awaitable);
+        channel.close();
+      },
+      asio::detached);
+  auto results = bounded::as_completed(ex, bounded::channel_source(channel), limit);
   while (auto r = co_await results.async_next(use_awaitable))
     sum += std::get<1>(*r);
 }
@@ -115,6 +140,8 @@ void sizes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(measure<bounded_run>)->Name("bounded")->Apply(sizes);
+BENCHMARK(measure<for_each_run>)->Name("for_each")->Apply(sizes);
+BENCHMARK(measure<channel_run>)->Name("channel")->Apply(sizes);
 BENCHMARK(measure<eager_run>)->Name("eager")->Apply(sizes);
 #if ASIO_VERSION >= 102600
 BENCHMARK(measure<group_run>)->Name("group")->Apply(sizes);

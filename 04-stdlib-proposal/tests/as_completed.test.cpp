@@ -2,10 +2,14 @@
 // completes by hand, plus timers and coroutines for the rest. No network.
 #include <bounded/as_completed.hpp>
 
+#include "testing.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/channel.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -22,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -118,19 +123,8 @@ private:
 
 template <class Stream> reader(Stream&) -> reader<Stream>;
 
-// Runs what is ready. An io_context whose work ran out stops, so it is restarted each time.
-std::size_t poll(asio::io_context& io) {
-  io.restart();
-  return io.poll();
-}
-
-std::string what(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  }
-}
+using bounded_testing::poll;
+using bounded_testing::what;
 
 // The input: `n` manual operations, recording when each is pulled and checking, at every pull,
 // that the stream has room for it.
@@ -389,10 +383,12 @@ TEST(AsCompleted, AbandoningTheStreamCancelsWhatRuns) {
     in.ops.finish(0, {}, 0);
     poll(io);
     ASSERT_EQ(r.values.size(), 1u);
-  } // destroyed with four operations in flight
+  } // destroyed with four operations in flight, off the executor: the work is posted there
+  EXPECT_EQ(in.ops.cancelled, 0);
+  poll(io); // cancels them; their handlers run and touch only the state they share
   EXPECT_EQ(in.ops.cancelled, 4);
-  io.run(); // their handlers run and touch only the state they share; run() then returns
   EXPECT_TRUE(in.ops.running().empty());
+  EXPECT_EQ(poll(io), 0u) << "nothing left";
   EXPECT_EQ(in.pulled.size(), 5u);
 }
 
@@ -692,6 +688,413 @@ TEST(AsCompleted, IsSafeOnAStrandOfManyThreads) {
   EXPECT_EQ(sum.get(), 5000L * 4999 / 2);
   EXPECT_EQ(started, 5000);
   pool.join();
+}
+
+// --- for_each: structured, it completes only once everything it started has finished ----------
+
+TEST(ForEach, CompletesOnlyOnceEveryOperationHasFinished) {
+  asio::io_context io;
+  input in{.limit = 3};
+  std::vector<int> seen;
+  bool done = false;
+  std::exception_ptr error;
+  bounded::for_each<void(std::error_code, int)>(
+      io.get_executor(), in.range(5), 3,
+      [&](value v) {
+        EXPECT_LE(in.ops.running().size(), 3u);
+        seen.push_back(std::get<1>(v));
+      },
+      [&](std::exception_ptr e) { done = true, error = e; });
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 3u);
+  for (int id : {1, 0, 2, 4, 3}) {
+    EXPECT_FALSE(done);
+    in.ops.finish(id, {}, id);
+    poll(io);
+  }
+  EXPECT_TRUE(done);
+  EXPECT_FALSE(error);
+  EXPECT_EQ(seen, (std::vector<int>{1, 0, 2, 4, 3}));
+}
+
+TEST(ForEach, StopsAtAThrowAndWaitsForWhatRuns) {
+  asio::io_context io;
+  input in{.limit = 4};
+  int calls = 0;
+  bool done = false;
+  std::exception_ptr error;
+  bounded::for_each<void(std::error_code, int)>(
+      io.get_executor(), in.range(100), 4,
+      [&](value) {
+        if (++calls == 2) throw std::runtime_error("enough");
+      },
+      [&](std::exception_ptr e) { done = true, error = e; });
+  poll(io);
+  in.ops.finish(0, {}, 0);
+  poll(io);
+  in.ops.finish(1, {}, 1); // the second call throws: the rest are cancelled
+  poll(io);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(what(error), "enough");
+  EXPECT_EQ(calls, 2) << "the cancelled results are not passed on";
+  EXPECT_TRUE(in.ops.running().empty());
+  EXPECT_EQ(in.ops.cancelled, 4);
+  EXPECT_EQ(in.pulled.size(), 6u) << "nothing started after the throw";
+}
+
+TEST(ForEach, CancelledThroughItsSlotWaitsForEverything) {
+  asio::io_context io;
+  input in{.limit = 3};
+  asio::cancellation_signal signal;
+  bool done = false;
+  std::exception_ptr error;
+  bounded::for_each<void(std::error_code, int)>(
+      io.get_executor(), in.range(100), 3, [](value) {},
+      asio::bind_cancellation_slot(signal.slot(),
+                                   [&](std::exception_ptr e) { done = true, error = e; }));
+  poll(io);
+  signal.emit(asio::cancellation_type::terminal);
+  EXPECT_FALSE(done) << "not inside the emission";
+  poll(io);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(what(error), std::system_error(asio::error::operation_aborted).what());
+  EXPECT_TRUE(in.ops.running().empty());
+}
+
+TEST(ForEach, RunsCoroutinesWithAnyToken) {
+  asio::io_context io;
+  auto job = [](int i) -> awaitable<int> { co_return i; };
+  long sum = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        co_await bounded::for_each(
+            co_await asio::this_coro::executor,
+            std::views::iota(0, 1000) | std::views::transform(job), 16,
+            [&](std::tuple<std::exception_ptr, int> r) { sum += std::get<1>(r); }, use_awaitable);
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(sum, 1000L * 999 / 2);
+}
+
+// --- Asynchronous input: one request to the source at a time, only when a place is free -------
+
+// A source the test answers by hand.
+struct manual_source {
+  using operation_type = decltype(std::declval<manual_ops&>().make(0));
+  struct shared {
+    std::function<void(std::exception_ptr, std::optional<operation_type>)> answer;
+    int requests = 0;
+    bool cancelled = false;
+  };
+  std::shared_ptr<shared> state = std::make_shared<shared>();
+
+  template <class Handler> void async_next(Handler handler) {
+    ++state->requests;
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto h = std::make_shared<Handler>(std::move(handler));
+    state->answer = [h](std::exception_ptr e, std::optional<operation_type> op) {
+      auto ex = asio::get_associated_executor(*h);
+      asio::post(ex, [h, e, op = std::move(op)]() mutable { std::move (*h)(e, std::move(op)); });
+    };
+    if (slot.is_connected())
+      slot.assign([s = state](asio::cancellation_type) {
+        s->cancelled = true;
+        std::exchange(s->answer, nullptr)(nullptr, std::nullopt);
+      });
+  }
+};
+
+TEST(AsyncInput, AsksOnlyWhenAPlaceIsFree) {
+  asio::io_context io;
+  manual_ops ops;
+  manual_source source;
+  auto src = source.state;
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), source, 2);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(src->requests, 1) << "one request at a time";
+  std::exchange(src->answer, nullptr)(nullptr, ops.make(0));
+  poll(io);
+  EXPECT_EQ(src->requests, 2);
+  std::exchange(src->answer, nullptr)(nullptr, ops.make(1));
+  poll(io);
+  EXPECT_EQ(ops.running(), (std::vector<int>{0, 1}));
+  EXPECT_EQ(src->requests, 2) << "no place is free: the producer waits";
+  ops.finish(1, {}, 1);
+  poll(io);
+  ASSERT_EQ(r.values.size(), 1u);
+  EXPECT_EQ(src->requests, 3) << "the result taken frees a place";
+  std::exchange(src->answer, nullptr)(nullptr, std::nullopt); // the end of the input
+  poll(io);
+  ops.finish(0, {}, 0);
+  r.ask();
+  poll(io);
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(r.values.size(), 2u);
+}
+
+TEST(AsyncInput, ASourceErrorEndsTheStreamAfterWhatRuns) {
+  asio::io_context io;
+  manual_ops ops;
+  manual_source source;
+  auto src = source.state;
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), source, 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  std::exchange(src->answer, nullptr)(nullptr, ops.make(0));
+  poll(io);
+  std::exchange(src->answer, nullptr)(std::make_exception_ptr(std::runtime_error("feed lost")),
+                                      std::nullopt);
+  poll(io); // operation 0 is cancelled, finishes, and then the failure is handed out
+  EXPECT_EQ(ops.cancelled, 1);
+  EXPECT_TRUE(ops.running().empty());
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(what(r.error), "feed lost");
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsyncInput, CancelReachesARequestUnderWay) {
+  asio::io_context io;
+  manual_source source;
+  auto src = source.state;
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), source, 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  s.cancel();
+  poll(io);
+  EXPECT_TRUE(src->cancelled);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(AsyncInput, AChannelsProducerGoesNoFasterThanTheConsumer) {
+  asio::io_context io;
+  using op = awaitable<int>;
+  asio::experimental::channel<void(std::error_code, op)> channel(io, 0);
+  constexpr int n = 200, limit = 5;
+  int sent = 0, read = 0, most_ahead = 0;
+  auto job = [](int i) -> op { co_return i; };
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        for (int i = 0; i < n; ++i) {
+          co_await channel.async_send(std::error_code{}, job(i), use_awaitable);
+          ++sent;
+        }
+        channel.close();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto s = bounded::as_completed(co_await asio::this_coro::executor,
+                                       bounded::channel_source(channel), limit);
+        while (auto r = co_await s.async_next(use_awaitable)) {
+          ++read;
+          most_ahead = std::max(most_ahead, sent - read);
+        }
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(read, n);
+  EXPECT_LE(most_ahead, limit + 1) << "back-pressure reaches the producer";
+}
+
+// --- A soft limit
+// ---------------------------------------------------------------------------------
+
+TEST(SoftLimit, LoweringItCancelsNothingAndHoldsRefillsBack) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 4);
+  reader r(s);
+  r.ask();
+  poll(io);
+  ASSERT_EQ(in.ops.running().size(), 4u);
+  s.set_limit(2);
+  poll(io);
+  EXPECT_EQ(s.limit(), 2u);
+  EXPECT_EQ(s.capacity(), 4u);
+  EXPECT_EQ(in.ops.cancelled, 0);
+  for (int id : {0, 1}) { // 4, then 3 outstanding: nothing starts
+    in.ops.finish(id, {}, id);
+    poll(io);
+    r.ask();
+    poll(io);
+  }
+  EXPECT_EQ(in.pulled.size(), 4u);
+  in.ops.finish(2, {}, 2); // read: 1 outstanding, below the limit of 2
+  poll(io);
+  EXPECT_EQ(in.pulled.size(), 5u);
+  EXPECT_LE(s.outstanding(), 2u);
+}
+
+TEST(SoftLimit, RaisingItStartsWhatNowFits) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 4);
+  s.set_limit(1);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 1u);
+  s.set_limit(4);
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 4u);
+  EXPECT_THROW(s.set_limit(0), std::invalid_argument);
+  EXPECT_THROW(s.set_limit(5), std::invalid_argument);
+}
+
+// Lowering the limit with results waiting must lose none of them: the places are indexed by the
+// capacity, not by the limit of the moment.
+template <bounded::order Order> void check_lowering_with_results_waiting() {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::stream<asio::io_context::executor_type, decltype(in.range(8)),
+                           void(std::error_code, int), Order>(io.get_executor(), in.range(8), 4);
+  reader r(s);
+  r.ask();
+  poll(io);
+  for (int id : {0, 1, 2, 3})
+    in.ops.finish(id, {}, id);
+  poll(io); // 0 handed out, 4 started, 1 to 3 waiting
+  s.set_limit(2);
+  poll(io);
+  for (int round = 0; round < 50 && !r.ended && !r.error; ++round) { // bounded: a stall fails
+    r.ask();
+    poll(io);
+    for (int id : in.ops.running())
+      in.ops.finish(id, {}, id);
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  std::vector<int> ids;
+  for (auto& v : r.values)
+    ids.push_back(std::get<1>(v));
+  if constexpr (Order == bounded::order::completion) std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST(SoftLimit, LoweringItWithResultsWaitingLosesNone) {
+  check_lowering_with_results_waiting<bounded::order::completion>();
+}
+
+TEST(SoftLimit, LoweringItWithResultsWaitingLosesNoneInInputOrder) {
+  check_lowering_with_results_waiting<bounded::order::input>();
+}
+
+TEST(SoftLimit, SettingItStartsNothingBeforeTheFirstAsyncNext) {
+  asio::io_context io;
+  input in{.limit = 4};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 4);
+  s.set_limit(2);
+  poll(io);
+  EXPECT_TRUE(in.pulled.empty());
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.pulled.size(), 2u);
+}
+
+// A source that answers inside its own async_next(): each answer is started, and the stream goes
+// on asking while there is room.
+struct posted_op { // completes with (no error, i) at the next poll
+  asio::io_context* io;
+  int i;
+  template <class Handler> void operator()(Handler h) const {
+    asio::post(*io, [h = std::move(h), i = i]() mutable { std::move(h)(std::error_code{}, i); });
+  }
+};
+
+struct eager_source {
+  using operation_type = posted_op;
+  asio::io_context* io;
+  int next = 0, n = 0;
+  template <class Handler> void async_next(Handler handler) {
+    std::optional<posted_op> op;
+    if (next < n) op = posted_op{io, next++};
+    std::move(handler)(nullptr, std::move(op)); // inline
+  }
+};
+
+TEST(AsyncInput, ASourceThatAnswersInsideItsInitiation) {
+  asio::io_context io;
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(),
+                                                             eager_source{&io, 0, 10}, 3);
+  reader r(s);
+  for (int round = 0; round < 50 && !r.ended && !r.error; ++round) { // bounded: a stall fails
+    r.ask();
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.values.size(), 10u);
+}
+
+// --- Counters
+// -------------------------------------------------------------------------------------
+
+TEST(Counters, CountStartsCompletionsFailuresAndThePeak) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(5), 3);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(s.counters().started, 3u);
+  in.ops.finish(0, asio::error::connection_reset, 0);
+  in.ops.finish(1, {}, 1);
+  poll(io);
+  while (!r.ended) {
+    for (int id : in.ops.running())
+      in.ops.finish(id, {}, id);
+    r.ask();
+    poll(io);
+  }
+  auto c = s.counters();
+  EXPECT_EQ(c.started, 5u);
+  EXPECT_EQ(c.completed, 5u);
+  EXPECT_EQ(c.failed, 1u);
+  EXPECT_EQ(c.peak_in_flight, 3u);
+}
+
+// --- A timeout for each operation, with what Asio has: `op || timer` ---------------------------
+
+awaitable<void> timeout(std::chrono::steady_clock::duration d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(use_awaitable);
+}
+
+TEST(PerItemTimeout, IsOneLineWithAwaitableOperators) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  auto slow = [](int i) -> awaitable<int> { // never answers in time
+    co_await timeout(std::chrono::hours(1));
+    co_return i;
+  };
+  int timed_out = 0, results = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto ops = std::views::iota(0, 20) |
+                   std::views::transform([&](int i) { return slow(i) || timeout(1ms); });
+        auto s = bounded::as_completed(co_await asio::this_coro::executor, ops, 5);
+        while (auto r = co_await s.async_next(use_awaitable)) {
+          ++results;
+          timed_out += std::get<1>(*r).index() == 1;
+        }
+      },
+      asio::detached);
+  io.run(); // returns: every slow operation was cancelled by its timer
+  EXPECT_EQ(results, 20);
+  EXPECT_EQ(timed_out, 20);
 }
 
 } // namespace

@@ -1,6 +1,11 @@
 // bounded::as_completed and bounded::in_order: run a lazy sequence of asynchronous operations with
 // at most `limit` of them started and not yet consumed, and read their results as they complete
-// (or in input order). Header-only, for standalone Asio 1.22 or later and C++20.
+// (or in input order); bounded::for_each, the same with a function for each result, complete only
+// once everything it started has finished. The input is a range or an asynchronous source.
+// Header-only, for standalone Asio 1.22 or later and C++20.
+//
+// The interface comes first; "How it works", further down, is a map of the algorithm, which is
+// all in one class, detail::state. The plumbing it uses is in bounded/detail/.
 //
 // Copyright the hundred-million-requests authors. Distributed under the Boost Software License,
 // Version 1.0.
@@ -11,12 +16,15 @@
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/executor.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/experimental/channel_error.hpp>
 #include <asio/is_executor.hpp>
 #include <asio/post.hpp>
 #include <asio/version.hpp>
@@ -27,6 +35,7 @@
 #include <asio/experimental/deferred.hpp>
 #endif
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -40,6 +49,11 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+/// The library's version, yyyymm of the paper revision it implements (R1, 2026-12), for
+/// `#if BOUNDED_AS_COMPLETED_VERSION >= 202612L`: for_each, asynchronous input, set_limit,
+/// counters.
+#define BOUNDED_AS_COMPLETED_VERSION 202612L
 
 /// Bounded, lazy, completion-driven iteration over asynchronous operations.
 namespace bounded {
@@ -61,493 +75,43 @@ enum class errors {
   fail_fast,
 };
 
+/// What a stream has done so far, for progress displays: a snapshot that any thread may take.
+struct counters {
+  std::uint64_t started = 0;      ///< operations started (their initiation returned)
+  std::uint64_t completed = 0;    ///< operations that have finished, failed or not
+  std::uint64_t failed = 0;       ///< of those, the ones whose first argument was an error, or
+                                  ///< whose result could not be built, or that were abandoned
+  std::size_t peak_in_flight = 0; ///< the most operations in flight at once
+};
+
+/// An asynchronous input: an object `s` with a member type `operation_type` (the operations it
+/// yields, not yet started) and a member `s.async_next(handler)` that completes, once, with
+/// `void(std::exception_ptr, std::optional<operation_type>)`: the next operation, or `std::nullopt`
+/// at its end, or an error. The stream asks for one operation at a time, only when a place is
+/// free, so a slow consumer holds the producer back. It runs the handler's associated executor
+/// and honours its cancellation slot, as Asio's operations do.
+template <class Source>
+concept async_source = requires {
+  typename std::remove_cvref_t<Source>::operation_type;
+}
+&&!std::ranges::input_range<Source>;
+
 /// The completion signature of an input element. Specialise it for operation types of your own;
 /// it is defined for asio::awaitable<T> (as `void(std::exception_ptr, T)`) and for Asio's deferred
 /// operations (their own signature).
 template <class Operation, class = void> struct operation_signature {};
 
+} // namespace bounded
+
+#include <bounded/detail/any_handler.hpp>
+#include <bounded/detail/traits.hpp>
+
+namespace bounded {
+
 /// @cond DETAIL
-template <class T, class Executor> struct operation_signature<asio::awaitable<T, Executor>> {
-  using type = void(std::exception_ptr, T);
-};
-
-template <class Executor> struct operation_signature<asio::awaitable<void, Executor>> {
-  using type = void(std::exception_ptr);
-};
-
-#if ASIO_VERSION >= 102400
-template <class Operation>
-struct operation_signature<Operation, std::enable_if_t<asio::is_deferred<Operation>::value>> {
-  using type = asio::completion_signature_of_t<Operation>;
-};
-#else
-template <class Operation>
-struct operation_signature<Operation,
-                           std::enable_if_t<asio::experimental::is_deferred<Operation>::value>> {
-  using type = typename asio::experimental::detail::deferred_signature<Operation>::type;
-};
-#endif
-
 namespace detail {
-
-// The value a result holds: nothing, the single argument, or a tuple of all of them.
-template <class Signature> struct value_of;
-template <class R> struct value_of<R()> { using type = std::tuple<>; };
-template <class R, class A> struct value_of<R(A)> { using type = std::decay_t<A>; };
-template <class R, class A, class B, class... C> struct value_of<R(A, B, C...)> {
-  using type = std::tuple<std::decay_t<A>, std::decay_t<B>, std::decay_t<C>...>;
-};
-
-// The error an operation completed with, if any: its first argument, when that is a non-zero
-// std::error_code or a non-null std::exception_ptr. Later arguments are values, whatever they hold.
-template <class Signature> struct first_argument { using type = void; };
-template <class R, class A, class... B> struct first_argument<R(A, B...)> {
-  using type = std::decay_t<A>;
-};
-
-template <class Signature, class Value> std::exception_ptr error_in(const Value& value) {
-  using first = typename first_argument<Signature>::type;
-  if constexpr (std::is_same_v<first, std::exception_ptr> ||
-                std::is_same_v<first, std::error_code>) {
-    const first* argument;
-    if constexpr (std::is_same_v<Value, first>)
-      argument = &value;
-    else
-      argument = &std::get<0>(value);
-    if constexpr (std::is_same_v<first, std::exception_ptr>)
-      return *argument;
-    else
-      return *argument ? std::make_exception_ptr(std::system_error(*argument)) : nullptr;
-  } else {
-    return nullptr;
-  }
-}
-
-template <class T> struct is_awaitable : std::false_type {};
-template <class T, class E> struct is_awaitable<asio::awaitable<T, E>> : std::true_type {};
-
-// A completion handler stored without knowing its type: in place when it fits, which it does for
-// asio::use_awaitable and small callbacks, else in memory from its associated allocator.
-template <class Signature> class any_handler;
-
-template <class... Args> class any_handler<void(Args...)> {
-public:
-  any_handler() = default;
-  any_handler(const any_handler&) = delete;
-  any_handler& operator=(const any_handler&) = delete;
-  ~any_handler() { reset(); }
-
-  explicit operator bool() const noexcept { return ops_ != nullptr; }
-
-  template <class Handler> void emplace(Handler&& handler) {
-    using H = std::decay_t<Handler>;
-    reset();
-    if constexpr (sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t)) {
-      target_ = new (storage_) H(std::forward<Handler>(handler));
-    } else {
-      auto alloc = asio::get_associated_allocator(handler);
-      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
-      A a(alloc);
-      H* p = std::allocator_traits<A>::allocate(a, 1);
-      try {
-        ::new (static_cast<void*>(p)) H(std::forward<Handler>(handler));
-      } catch (...) {
-        std::allocator_traits<A>::deallocate(a, p, 1);
-        throw;
-      }
-      target_ = p;
-    }
-    static constexpr table t{&invoke_and_free<H>, &free<H>};
-    ops_ = &t;
-  }
-
-  // Invokes the handler; it is destroyed (and its memory freed) first, as Asio requires.
-  void operator()(Args... args) {
-    auto* ops = std::exchange(ops_, nullptr);
-    ops->invoke_and_free(target_, storage_, std::forward<Args>(args)...);
-  }
-
-  void reset() noexcept {
-    if (auto* ops = std::exchange(ops_, nullptr)) ops->free(target_, storage_);
-  }
-
-private:
-  struct table {
-    void (*invoke_and_free)(void*, unsigned char*, Args...);
-    void (*free)(void*, unsigned char*) noexcept;
-  };
-
-  template <class H> static void release(H* h, unsigned char* storage) noexcept {
-    if (static_cast<void*>(h) == static_cast<void*>(storage)) {
-      h->~H();
-    } else {
-      auto alloc = asio::get_associated_allocator(*h);
-      using A = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<H>;
-      A a(alloc);
-      h->~H();
-      std::allocator_traits<A>::deallocate(a, h, 1);
-    }
-  }
-
-  template <class H> static void invoke_and_free(void* p, unsigned char* storage, Args... args) {
-    auto* h = static_cast<H*>(p);
-    H local(std::move(*h));
-    release(h, storage);
-    std::move(local)(std::forward<Args>(args)...);
-  }
-
-  template <class H> static void free(void* p, unsigned char* storage) noexcept {
-    release(static_cast<H*>(p), storage);
-  }
-
-  alignas(std::max_align_t) unsigned char storage_[128];
-  void* target_ = nullptr;
-  const table* ops_ = nullptr;
-};
-
-// Everything the stream shares with the operations it has started. It lives until the stream and
-// the last of those operations are gone, so an operation that completes after the stream was
-// destroyed finds it still there. All of it is touched only on the stream's executor.
-template <class Executor, class Range, class Signature, order Order, class Allocator>
-class state
-    : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>> {
-public:
-  using value_type = typename value_of<Signature>::type;
-  using result_signature = void(std::exception_ptr, std::optional<value_type>);
-  using operation_type = std::ranges::range_value_t<Range>;
-
-  state(const Executor& executor, Range range, std::size_t limit, errors policy,
-        const Allocator& allocator)
-      : executor_(executor), range_(std::move(range)), next_(std::ranges::begin(range_)),
-        policy_(policy), slots_(limit, slot_allocator(allocator)),
-        free_(slot_index_allocator(allocator)), ready_(slot_index_allocator(allocator)) {
-    if constexpr (Order == order::completion) {
-      free_.reserve(limit);
-      ready_.resize(limit);
-      for (std::size_t i = limit; i-- > 0;)
-        free_.push_back(static_cast<std::uint32_t>(i));
-    }
-  }
-
-  const Executor& executor() const noexcept { return executor_; }
-  std::size_t limit() const noexcept { return slots_.size(); }
-  std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
-  std::size_t in_flight() const noexcept { return in_flight_; }
-
-  // A consumer asks for the next result. Called on the executor.
-  template <class Handler> void wait(Handler&& handler) {
-    if (waiter_) {
-      post_completion(std::forward<Handler>(handler),
-                      std::make_exception_ptr(
-                          std::logic_error("bounded: async_next called while another is pending")),
-                      std::nullopt);
-      return;
-    }
-    fill();
-    if (deliverable() || finished()) { // an answer now: never complete inside the initiation
-      auto [error, value] = take();
-      post_completion(std::forward<Handler>(handler), error, std::move(value));
-      return;
-    }
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) {
-      slot.assign([self = this->weak_from_this()](asio::cancellation_type) {
-        if (auto s = self.lock()) {
-          s->stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
-          s->deliver();
-        }
-      });
-      waiter_slot_ = slot;
-    }
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler, executor_));
-    waiter_.emplace([h = std::forward<Handler>(handler), work = std::move(work)](
-                        std::exception_ptr e, std::optional<value_type> v) mutable {
-      auto ex = work.get_executor();
-      asio::dispatch(
-          ex, [h = std::move(h), e, v = std::move(v)]() mutable { std::move(h)(e, std::move(v)); });
-      work.reset();
-    });
-  }
-
-  // The owner asks to stop: nothing more is started, what runs is cancelled, results are dropped.
-  void cancel() {
-    discard_results();
-    stop(nullptr);
-    deliver();
-  }
-
-  // The owner is gone.
-  void detach() {
-    cancel();
-    if (waiter_)
-      complete_waiter(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
-  }
-
-  // An operation started in `index` has completed.
-  void complete(std::uint32_t index, value_type value) {
-    --in_flight_;
-    auto& s = slots_[index];
-    s.busy = false;
-    if (stopping_) {
-      release(index);
-    } else if (auto e = policy_ == errors::fail_fast ? error_in<Signature>(value) : nullptr) {
-      release(index);
-      stop(e);
-    } else {
-      s.result.emplace(std::move(value));
-      ++finished_;
-      if constexpr (Order == order::completion) push_ready(index);
-    }
-    deliver();
-  }
-
-  // An operation's handler was destroyed without being called: its initiation threw, or its
-  // execution context shut down. Either way it will never complete.
-  void abandon(std::uint32_t index) {
-    if (!slots_[index].busy) return;
-    --in_flight_;
-    slots_[index].busy = false;
-    release(index);
-    if (starting_) { // start() reports it
-      dropped_while_starting_ = true;
-      return;
-    }
-    stopping_ = input_done_ = true;
-    if (!error_)
-      error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
-    if (in_flight_ == 0 && waiter_) {
-      // Nothing is left to complete it, and its executor is shutting down: destroy it (and the
-      // consumer waiting in it) rather than resume it.
-      if (waiter_slot_.is_connected()) waiter_slot_.clear();
-      waiter_slot_ = {};
-      waiter_.reset();
-    }
-  }
-
-  class operation_handler;
-
-private:
-  struct slot {
-    std::optional<value_type> result;
-    asio::cancellation_signal cancel;
-    bool busy = false;
-  };
-  using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
-  using slot_index_allocator =
-      typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
-
-  // Whether the next result to hand out is there: any finished one, or, in input order, the
-  // oldest one started.
-  bool deliverable() const noexcept {
-    if constexpr (Order == order::completion)
-      return finished_ > 0;
-    else
-      return delivered_ < started_ && slots_[delivered_ % limit()].result.has_value();
-  }
-
-  bool finished() const noexcept { return input_done_ && in_flight_ == 0 && !deliverable(); }
-
-  bool has_free_slot() const noexcept {
-    if constexpr (Order == order::completion)
-      return !free_.empty();
-    else
-      return started_ - delivered_ < limit();
-  }
-
-  // Starts operations from the input while there is room under the limit.
-  void fill() {
-    while (!input_done_ && !stopping_ && has_free_slot()) {
-      try {
-        if (next_ == std::ranges::end(range_)) {
-          input_done_ = true;
-          break;
-        }
-        auto operation = std::ranges::iter_move(next_);
-        ++next_;
-        start(std::move(operation));
-      } catch (...) {
-        stop(std::current_exception());
-      }
-    }
-  }
-
-  void start(operation_type operation) {
-    std::uint32_t index;
-    if constexpr (Order == order::completion) {
-      index = free_.back();
-      free_.pop_back();
-    } else {
-      index = static_cast<std::uint32_t>(started_ % limit());
-    }
-    ++started_;
-    ++in_flight_;
-    slots_[index].busy = true;
-    starting_ = true;
-    try {
-      if constexpr (is_awaitable<operation_type>::value)
-        asio::co_spawn(executor_, std::move(operation),
-                       operation_handler(this->shared_from_this(), index));
-      else
-        std::move(operation)(operation_handler(this->shared_from_this(), index));
-      starting_ = false;
-      if (std::exchange(dropped_while_starting_, false))
-        throw std::system_error(asio::error::operation_aborted,
-                                "bounded: an operation dropped its completion handler");
-    } catch (...) {
-      starting_ = dropped_while_starting_ = false;
-      if (slots_[index].busy) { // the handler was not destroyed on the way out
-        --in_flight_;
-        slots_[index].busy = false;
-        release(index);
-      }
-      --started_;
-      throw;
-    }
-  }
-
-  // Frees a slot whose result, if any, will not be handed out.
-  void release(std::uint32_t index) {
-    if (slots_[index].result) {
-      slots_[index].result.reset();
-      --finished_;
-    }
-    if constexpr (Order == order::completion) free_.push_back(index);
-  }
-
-  void push_ready(std::uint32_t index) { ready_[(ready_head_ + ready_size_++) % limit()] = index; }
-
-  // Drops every finished result not handed out yet.
-  void discard_results() {
-    if constexpr (Order == order::completion) {
-      while (ready_size_ > 0)
-        release(pop_ready());
-    } else { // they may wait behind one still running
-      for (std::size_t i = 0; i < limit(); ++i)
-        if (!slots_[i].busy) release(static_cast<std::uint32_t>(i));
-    }
-  }
-
-  std::uint32_t pop_ready() {
-    if constexpr (Order == order::completion) {
-      auto index = ready_[ready_head_];
-      ready_head_ = (ready_head_ + 1) % limit();
-      --ready_size_;
-      return index;
-    } else {
-      return static_cast<std::uint32_t>(delivered_ % limit());
-    }
-  }
-
-  // Takes the next answer for the consumer: a result (refilling its slot before it is handed
-  // out), else the stream's error once nothing runs, or the end.
-  std::pair<std::exception_ptr, std::optional<value_type>> take() {
-    if (deliverable()) {
-      auto index = pop_ready();
-      std::optional<value_type> value = std::move(slots_[index].result);
-      slots_[index].result.reset();
-      --finished_;
-      if constexpr (Order == order::completion)
-        free_.push_back(index);
-      else
-        ++delivered_;
-      fill(); // may stop the stream: the consumer gets this value first, the failure next time
-      return {nullptr, std::move(value)};
-    }
-    discard_results(); // in input order, results behind one that never came
-    return {std::exchange(error_, nullptr), std::nullopt};
-  }
-
-  // Completes the waiting consumer if there is an answer for it.
-  void deliver() {
-    if (!waiter_ || (!deliverable() && !finished())) return;
-    auto [error, value] = take();
-    complete_waiter(error, std::move(value));
-  }
-
-  void complete_waiter(std::exception_ptr error, std::optional<value_type> value = std::nullopt) {
-    if (waiter_slot_.is_connected()) waiter_slot_.clear();
-    waiter_slot_ = {};
-    waiter_(error, std::move(value));
-  }
-
-  // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
-  // the operations in flight have finished. It hands nothing out itself: its callers do, once
-  // they are done with the state.
-  void stop(std::exception_ptr error) {
-    if (error && !error_ && !stopping_) error_ = error;
-    stopping_ = input_done_ = true;
-    for (auto& s : slots_)
-      if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
-  }
-
-  template <class Handler>
-  void post_completion(Handler&& handler, std::exception_ptr error,
-                       std::optional<value_type> value) {
-    auto ex = asio::get_associated_executor(handler, executor_);
-    asio::post(ex, [h = std::forward<Handler>(handler), error, v = std::move(value)]() mutable {
-      std::move(h)(error, std::move(v));
-    });
-  }
-
-  Executor executor_;
-  Range range_;
-  std::ranges::iterator_t<Range> next_;
-  errors policy_;
-  std::vector<slot, slot_allocator> slots_;
-  std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
-  std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
-  std::size_t ready_head_ = 0, ready_size_ = 0;
-  std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
-  std::size_t in_flight_ = 0;                 // started, not finished
-  std::size_t finished_ = 0;                  // finished, result not handed out yet
-  bool input_done_ = false, stopping_ = false, starting_ = false, dropped_while_starting_ = false;
-  std::exception_ptr error_;
-  any_handler<result_signature> waiter_;
-  asio::cancellation_slot waiter_slot_;
-};
-
-// The completion handler given to each operation: it carries the stream's executor (so that it
-// runs there), a cancellation slot of its own (so that the stream can cancel it), and a share in
-// the state (so that the state outlives it).
-template <class Executor, class Range, class Signature, order Order, class Allocator>
-class state<Executor, Range, Signature, Order, Allocator>::operation_handler {
-public:
-  using executor_type = Executor;
-  using cancellation_slot_type = asio::cancellation_slot;
-
-  operation_handler(std::shared_ptr<state> s, std::uint32_t index) noexcept
-      : state_(std::move(s)), index_(index) {}
-  operation_handler(operation_handler&& other) noexcept
-      : state_(std::move(other.state_)), index_(other.index_) {}
-  operation_handler& operator=(operation_handler&&) = delete;
-  ~operation_handler() {
-    if (state_) state_->abandon(index_);
-  }
-
-  executor_type get_executor() const noexcept { return state_->executor(); }
-  cancellation_slot_type get_cancellation_slot() const noexcept {
-    return state_->slots_[index_].cancel.slot();
-  }
-
-  template <class... Args> void operator()(Args&&... args) {
-    auto s = std::move(state_);
-    if constexpr (sizeof...(Args) == 1)
-      s->complete(index_, value_type(std::forward<Args>(args)...));
-    else
-      s->complete(index_, value_type(std::decay_t<Args>(std::forward<Args>(args))...));
-  }
-
-private:
-  std::shared_ptr<state> state_;
-  std::uint32_t index_;
-};
-
-template <class Signature, class Range> struct signature_for { using type = Signature; };
-struct deduce;
-template <class Range> struct signature_for<deduce, Range> {
-  using type = typename operation_signature<std::ranges::range_value_t<Range>>::type;
-};
-
+template <class Executor, class Range, class Signature, order Order, class Allocator> class state;
+template <class Stream, class PerItem, class Handler> class for_each_state;
 } // namespace detail
 /// @endcond
 
@@ -603,8 +167,10 @@ public:
   stream& operator=(const stream&) = delete;
 
   /// Cancels the operations still in flight and lets them finish in the background; they touch
-  /// nothing but the state they share. To wait for them instead, call cancel() and read on to the
-  /// end of the stream.
+  /// nothing but the state they share. A consumer still waiting completes with
+  /// asio::error::operation_aborted, posted to its executor: never inside the destructor. To wait
+  /// for the operations instead, call cancel() and read on to the end of the stream. May be called
+  /// on any thread: the work is done on the stream's executor (at once when called there).
   ~stream() { release(); }
 
   /// Waits for the next result.
@@ -615,14 +181,27 @@ public:
   /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
   /// operations in flight have finished; after it comes the end.
   ///
-  /// Cancelling the wait (through the completion handler's cancellation slot, any type) cancels
-  /// every operation in flight and ends the stream. One async_next() at a time.
+  /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
+  /// thread) cancels every operation in flight and ends the stream: the wait completes with
+  /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
+  /// that arrives after the wait has completed changes nothing. One async_next() at a time.
+  ///
+  /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
+  /// associated executor from the stream's executor.
   template <class CompletionToken> auto async_next(CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, result_signature>(
         [](auto handler, std::shared_ptr<state_type> s) {
+          // The slot is the caller's: set it up here, in the caller's context, before anything
+          // can emit on it. What it holds only posts to the stream's executor.
+          std::uint64_t wait = 0;
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            wait = s->next_wait();
+            slot.template emplace<typename state_type::wait_cancellation>(s, wait);
+          }
           auto executor = s->executor();
-          asio::dispatch(executor, [s = std::move(s), h = std::move(handler)]() mutable {
-            s->wait(std::move(h));
+          asio::dispatch(executor, [s = std::move(s), h = std::move(handler), wait]() mutable {
+            s->wait(std::move(h), wait);
           });
         },
         token, state_);
@@ -630,13 +209,33 @@ public:
 
   /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
   /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
-  /// once every operation has finished.
+  /// once every operation has finished. May be called on any thread: the work is done on the
+  /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
   void cancel() {
-    if (state_) state_->cancel();
+    if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
   }
 
-  /// The limit.
+  /// The limit now: the capacity, unless set_limit() has lowered it.
   std::size_t limit() const noexcept { return state_->limit(); }
+  /// The limit given at construction: the places the stream allocated, and the most that
+  /// set_limit() accepts.
+  std::size_t capacity() const noexcept { return state_->capacity(); }
+
+  /// Changes the limit to `limit`, from 1 to capacity(); throws std::invalid_argument otherwise.
+  /// Raising it starts what now fits at once. Lowering it cancels nothing: no operation is started
+  /// until fewer than `limit` are outstanding. So outstanding() never exceeds capacity(), and
+  /// never exceeds the current limit except by operations that were already outstanding when it
+  /// was lowered. May be called on any thread; it takes effect on the stream's executor.
+  void set_limit(std::size_t limit) {
+    if (limit == 0 || limit > capacity())
+      throw std::invalid_argument("bounded: set_limit takes 1 to capacity()");
+    asio::dispatch(state_->executor(), [s = state_, limit] { s->set_limit(limit); });
+  }
+
+  /// What the stream has done so far: started, completed, failed, the peak in flight. Cheap, and
+  /// safe to call on any thread (each figure is exact on the stream's executor, and at most a
+  /// little behind elsewhere).
+  bounded::counters counters() const noexcept { return state_->count(); }
   /// Operations started and not yet consumed: in flight, or finished and waiting to be read.
   std::size_t outstanding() const noexcept { return state_->outstanding(); }
   /// Operations started and not yet finished.
@@ -652,11 +251,27 @@ private:
   }
 
   void release() {
-    if (auto s = std::move(state_)) s->detach();
+    if (auto s = std::move(state_)) {
+      auto executor = s->executor();
+      asio::dispatch(executor, [s = std::move(s)] { s->detach(); });
+    }
   }
 
   std::shared_ptr<state_type> state_;
 };
+
+/// @cond DETAIL
+namespace detail {
+template <class Executor>
+concept stream_executor =
+    asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value;
+
+template <class Signature, class Source> struct source_signature { using type = Signature; };
+template <class Source> struct source_signature<deduce, Source> {
+  using type = typename operation_signature<typename Source::operation_type>::type;
+};
+} // namespace detail
+/// @endcond
 
 /// Runs the operations of `ops` with at most `limit` started and not yet consumed, and hands out
 /// their results in the order they complete.
@@ -668,11 +283,10 @@ private:
 /// @param limit the most operations started and not yet consumed; at least 1
 /// @param policy whether an error is handed out with its result or ends the stream
 /// @param allocator for the stream's memory, allocated once
-template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
-          class Allocator = std::allocator<void>>
-requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
-as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
-             errors policy = errors::deliver, const Allocator& allocator = {}) {
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::completion, Allocator>(
@@ -681,15 +295,831 @@ as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
 
 /// Like as_completed(), but hands out the results in the order of the input. A result that
 /// completes early waits for those before it; the limit still bounds them all.
-template <class Signature = detail::deduce, class Executor, std::ranges::input_range Ops,
-          class Allocator = std::allocator<void>>
-requires asio::is_executor<Executor>::value || asio::execution::is_executor<Executor>::value auto
-in_order(const Executor& executor, Ops&& ops, std::size_t limit, errors policy = errors::deliver,
-         const Allocator& allocator = {}) {
+template <class Signature = detail::deduce, detail::stream_executor Executor,
+          std::ranges::input_range Ops, class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::input, Allocator>(
       executor, std::views::all(std::forward<Ops>(ops)), limit, policy, allocator);
 }
+
+/// Like as_completed(), with an asynchronous input: the stream asks `source` for its next
+/// operation only when a place is free, one request at a time, so the producer goes no faster
+/// than the consumer. The source is moved into the stream; pass a channel_source (or a source of
+/// your own holding a reference) to share one.
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto as_completed(const Executor& executor, Source source, std::size_t limit,
+                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::completion, Allocator>(
+      executor, std::move(source), limit, policy, allocator);
+}
+
+/// Like in_order(), with an asynchronous input (see as_completed()).
+template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
+          class Allocator = std::allocator<void>>
+auto in_order(const Executor& executor, Source source, std::size_t limit,
+              errors policy = errors::deliver, const Allocator& allocator = {}) {
+  using signature = typename detail::source_signature<Signature, Source>::type;
+  return stream<Executor, Source, signature, order::input, Allocator>(executor, std::move(source),
+                                                                      limit, policy, allocator);
+}
+
+/// An async_source that receives operations from an Asio channel of signature
+/// `void(std::error_code, Operation)`, which it refers to (the channel must outlive the stream).
+/// The channel closing is the end of the input; any other error fails the stream.
+template <class Channel, class Operation> class channel_source {
+public:
+  /// What the channel carries.
+  using operation_type = Operation;
+
+  /// Refers to `channel`.
+  explicit channel_source(Channel& channel) noexcept : channel_(&channel) {}
+
+  /// Receives one operation, and completes with it, or the end, or an error.
+  template <class Handler> void async_next(Handler handler) {
+    auto executor = asio::get_associated_executor(handler, channel_->get_executor());
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    channel_->async_receive(asio::bind_cancellation_slot(
+        slot, asio::bind_executor(
+                  executor, [h = std::move(handler)](std::error_code ec, Operation op) mutable {
+                    if (!ec)
+                      std::move(h)(nullptr, std::optional<Operation>(std::move(op)));
+                    else if (ec == asio::experimental::error::channel_closed)
+                      std::move(h)(nullptr, std::optional<Operation>());
+                    else
+                      std::move(h)(std::make_exception_ptr(std::system_error(ec)),
+                                   std::optional<Operation>());
+                  })));
+  }
+
+private:
+  Channel* channel_;
+};
+
+/// @cond DETAIL
+namespace detail {
+template <class Channel> struct channel_operation;
+template <template <class, class, class...> class Basic, class Executor, class Traits,
+          class Operation>
+struct channel_operation<Basic<Executor, Traits, void(std::error_code, Operation)>> {
+  using type = Operation;
+};
+} // namespace detail
+/// @endcond
+
+/// `bounded::channel_source(channel)`: the operation type is the channel's.
+template <class Channel>
+channel_source(Channel&)
+    -> channel_source<Channel, typename detail::channel_operation<Channel>::type>;
+
+/// Runs the operations of `ops` with at most `limit` in flight, calls `per_item(value)` on the
+/// executor for each result as it completes, and completes `token` with
+/// `void(std::exception_ptr)` only once every operation it started has finished: there is no
+/// stream to destroy early, so nothing can outlive it.
+///
+/// If `per_item` throws, or the input fails, nothing more is started, the operations in flight
+/// are cancelled (their results are not passed on), and `token` completes with that exception
+/// once they have all finished. Cancelling through the token's cancellation slot (from any
+/// thread) does the same with asio::error::operation_aborted. Operations that fail on their own
+/// are handed to `per_item` like the others: throw from it to stop at the first.
+///
+/// @param executor where it runs (a strand, if the io_context has several threads)
+/// @param ops a lazy input range of operations not yet started, or an async_source
+/// @param limit the most operations in flight at once; at least 1
+/// @param per_item called with each result, in completion order, on `executor`
+/// @param token the completion token, for `void(std::exception_ptr)`
+template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
+          class PerItem, class CompletionToken>
+requires(std::ranges::input_range<Ops> ||
+         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
+                                          PerItem per_item, CompletionToken&& token) {
+  auto results = as_completed<Signature>(executor, std::forward<Ops>(ops), limit);
+  using stream_type = decltype(results);
+  return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+      [](auto handler, stream_type results, PerItem per_item) {
+        using state_type = detail::for_each_state<stream_type, PerItem, decltype(handler)>;
+        std::make_shared<state_type>(std::move(results), std::move(per_item), std::move(handler))
+            ->start();
+      },
+      token, std::move(results), std::move(per_item));
+}
+
+// ================================================================================================
+// How it works
+//
+// Everything above is the interface; the algorithm is below, in one class, detail::state, which
+// the stream and every operation it started share. Its steps, and who calls them:
+//
+//   async_next() -> wait()      a consumer asks. fill() first; if a result (or the end) is there,
+//                               it is posted to the consumer; else the consumer is stored in
+//                               waiter_ (one at a time).
+//   fill() -> start()           pulls operations from the input while one more fits under the
+//                               limit, and starts each in a free place (slots_), with an
+//                               operation_handler that knows its place and its ticket. From an
+//                               asynchronous source it asks one operation at a time; pulled()
+//                               takes the answer.
+//   operation_handler ->        an operation completed, on the stream's executor: complete()
+//     complete()                stores its value in its place (or, once stopping, drops it), and
+//                               deliver() hands out what the consumer waits for.
+//   deliver() -> take()         takes the next result, refills its place *before* handing the
+//                               result out (so the operations keep running while the consumer
+//                               works), and resumes the consumer.
+//   stop()                      no more input; emits cancellation on every busy place. A failure
+//                               is kept in error_ and handed out once nothing runs.
+//   cancel(), detach(),         the owner stops the stream or goes away; a consumer's
+//     cancel_wait(), abandon()  cancellation; an operation whose handler was destroyed uncalled.
+//
+// The places: in completion order, free_ holds the empty ones and ready_ is a ring of the
+// finished ones, in the order they finished. In input order, operation k always uses place
+// k % capacity, and results are handed out by sequence number (delivered_ < started_), so an
+// early finisher waits in its place for those before it; the limit bounds them all.
+//
+// Threads: everything runs on the stream's executor, except what may come from anywhere: a
+// consumer's cancellation (posted here), an operation's handler destroyed uncalled (posted here,
+// or done in place while the executor shuts down), and the counters (relaxed atomics).
+// ================================================================================================
+
+/// @cond DETAIL
+namespace detail {
+
+// Everything the stream shares with the operations it has started. It lives until the stream and
+// the last of those operations are gone, so an operation that completes after the stream was
+// destroyed finds it still there. All of it is touched only on the stream's executor, with three
+// exceptions that may come from any thread and are marked: a consumer's cancellation, which is
+// posted to the executor; an operation's handler destroyed without being called, likewise; and
+// the atomic counters those two read.
+//
+// Re-entrancy: an operation may complete inside its own initiation, and inside the emission of a
+// cancellation signal. `depth_` counts the steps under way that may cause that (fill() and
+// stop()); a completion that arrives inside one only records its result, and the step's caller
+// hands out what is ready once the step is over. The consumer is never completed inside a call
+// it made (async_next, cancel, the destructor): those post its completion.
+template <class Executor, class Range, class Signature, order Order, class Allocator>
+class state
+    : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>> {
+public:
+  using value_type = typename value_of<Signature>::type;
+  using result_signature = void(std::exception_ptr, std::optional<value_type>);
+  using operation_type = typename input_traits<Range>::operation_type;
+  static constexpr bool asynchronous_input = input_traits<Range>::asynchronous;
+
+  state(const Executor& executor, Range range, std::size_t limit, errors policy,
+        const Allocator& allocator)
+      : executor_(executor), range_(std::move(range)), next_(begin(range_)), policy_(policy),
+        limit_(limit), slots_(limit, slot_allocator(allocator)),
+        free_(slot_index_allocator(allocator)), ready_(slot_index_allocator(allocator)) {
+    if constexpr (Order == order::completion) {
+      free_.reserve(limit);
+      ready_.resize(limit);
+      for (std::size_t i = limit; i-- > 0;)
+        free_.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+
+  const Executor& executor() const noexcept { return executor_; }
+  std::size_t capacity() const noexcept { return slots_.size(); }
+  std::size_t limit() const noexcept { return limit_; }
+  counters count() const noexcept { return counters_.snapshot(); }
+
+  // A new limit, from 1 to the capacity. Raising it starts what now fits; lowering it cancels
+  // nothing and only holds refills back until the outstanding operations are fewer.
+  void set_limit(std::size_t limit) {
+    limit_ = limit;
+    if (!begun_) return; // nothing starts before the first async_next()
+    fill();
+    deliver(how::post);
+  }
+  std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+
+  // A number for the next wait whose cancellation may come from another thread. Any thread.
+  std::uint64_t next_wait() noexcept { return waits_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  // What a consumer's cancellation slot holds while it waits, and after: it may be emitted from
+  // any thread, so it only posts to the executor, where cancel_wait() ignores a wait that is over.
+  class wait_cancellation {
+  public:
+    wait_cancellation(std::weak_ptr<state> s, std::uint64_t wait) noexcept
+        : state_(std::move(s)), wait_(wait) {}
+    void operator()(asio::cancellation_type) {
+      if (auto s = state_.lock()) {
+        auto executor = s->executor();
+        asio::post(executor, [s = std::move(s), wait = wait_] { s->cancel_wait(wait); });
+      }
+    }
+
+  private:
+    std::weak_ptr<state> state_;
+    std::uint64_t wait_;
+  };
+
+  // A consumer asks for the next result. `wait` is its number if it can be cancelled, else 0.
+  template <class Handler> void wait(Handler&& handler, std::uint64_t wait) {
+    if (waiter_) {
+      post_completion(std::forward<Handler>(handler),
+                      std::make_exception_ptr(
+                          std::logic_error("bounded: async_next called while another is pending")),
+                      std::nullopt);
+      return;
+    }
+    begun_ = true;
+    fill();
+    if (deliverable() || finished()) { // an answer now: never complete inside the initiation
+      auto [error, value] = take();
+      post_completion(std::forward<Handler>(handler), error, std::move(value));
+      return;
+    }
+    wait_ = wait;
+    auto work = asio::make_work_guard(asio::get_associated_executor(handler, executor_));
+    waiter_.emplace([h = std::forward<Handler>(handler), work = std::move(work)](
+                        bool defer, std::exception_ptr e, std::optional<value_type> v) mutable {
+      auto ex = work.get_executor();
+      auto resume = [h = std::move(h), e, v = std::move(v)]() mutable {
+        std::move(h)(e, std::move(v));
+      };
+      if (defer)
+        asio::post(ex, std::move(resume));
+      else
+        asio::dispatch(ex, std::move(resume));
+      work.reset();
+    });
+  }
+
+  // The owner asks to stop: nothing more is started, what runs is cancelled, results are dropped.
+  void cancel() {
+    discard_results();
+    stop(nullptr);
+    deliver(how::post);
+  }
+
+  // The owner is gone.
+  void detach() {
+    cancel();
+    if (waiter_)
+      complete_waiter(how::post,
+                      std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+  }
+
+  // The operation started in `index` as `ticket` has completed; `emplace` builds its value.
+  template <class Emplace>
+  void complete(std::uint32_t index, std::uint64_t ticket, Emplace emplace) {
+    auto& s = slots_[index];
+    if (!s.busy || s.ticket != ticket) return; // its initiation threw, and the place was freed
+    --in_flight_;
+    s.busy = false;
+    clear_cancellation(s);
+    atomic_counters::add(counters_.completed);
+    if (starting_.load(std::memory_order_relaxed) == ticket) outcome_ = outcome::completed;
+    if (stopping_) {
+      release(index);
+    } else {
+      try {
+        emplace(s.result);
+      } catch (...) { // converting the arguments to value_type threw: the stream fails
+        atomic_counters::add(counters_.failed);
+        release(index);
+        stop(std::current_exception());
+        if (depth_ == 0) deliver(how::dispatch);
+        return;
+      }
+      bool error = failed<Signature>(*s.result);
+      if (error) atomic_counters::add(counters_.failed);
+      if (auto e =
+              error && policy_ == errors::fail_fast ? error_in<Signature>(*s.result) : nullptr) {
+        s.result.reset();
+        release(index);
+        stop(e);
+      } else {
+        ++finished_;
+        if constexpr (Order == order::completion) push_ready(index);
+      }
+    }
+    if (depth_ == 0) deliver(how::dispatch);
+  }
+
+  // An operation's handler was destroyed without being called: its initiation threw, or its
+  // execution context was destroyed. Any thread. Inside the initiation, start() reports it; else
+  // it is taken to the executor, and if that is shutting down too, done where it is.
+  static void abandoned(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) {
+    if (s->starting_.load(std::memory_order_relaxed) == ticket) {
+      s->free_place(index);
+      s->outcome_ = outcome::dropped;
+      return;
+    }
+    auto& self = *s;
+    self.post_or_do(
+        [s = std::move(s), index, ticket](bool running) { s->abandon(index, ticket, running); });
+  }
+
+  class operation_handler;
+
+private:
+  struct slot {
+    std::optional<value_type> result;
+    asio::cancellation_signal cancel;
+    std::uint64_t ticket = 0; // which start this place's operation is
+    bool busy = false;
+  };
+  using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
+  using slot_index_allocator =
+      typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
+
+  enum class how { dispatch, post };                  // how the consumer is resumed
+  enum class outcome { running, completed, dropped }; // of the operation being started
+
+  // Posted to the executor when a handler of the stream's was destroyed without being called.
+  // Run, it calls `f(true)`; destroyed unrun, the executor is shutting down, and it calls
+  // `f(false)` where it is.
+  template <class F> class posted_or_destroyed {
+  public:
+    explicit posted_or_destroyed(F f) : f_(std::move(f)) {}
+    posted_or_destroyed(posted_or_destroyed&& other) noexcept : f_(std::move(other.f_)) {
+      other.f_.reset();
+    }
+    posted_or_destroyed& operator=(posted_or_destroyed&&) = delete;
+    ~posted_or_destroyed() {
+      if (f_) (*f_)(false);
+    }
+    void operator()() {
+      auto f = std::move(*f_);
+      f_.reset();
+      f(true);
+    }
+
+  private:
+    std::optional<F> f_;
+  };
+
+  template <class F> void post_or_do(F f) {
+    try {
+      asio::post(executor_, posted_or_destroyed<F>(std::move(f)));
+    } catch (...) { // no memory to post with: from a destructor, it can only be done here
+    }
+  }
+
+  void abandon(std::uint32_t index, std::uint64_t ticket, bool running) {
+    auto& s = slots_[index];
+    if (!s.busy || s.ticket != ticket) return;
+    free_place(index);
+    atomic_counters::add(counters_.completed);
+    atomic_counters::add(counters_.failed);
+    if (!running) return shut_down();
+    stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+    deliver(how::dispatch);
+  }
+
+  // The executor is shutting down: nothing will run and nothing can be resumed. Once nothing is
+  // in flight, the waiting consumer is destroyed (as Asio destroys handlers at shutdown), which
+  // breaks the cycle of a coroutine consumer that owns the stream that owns it.
+  void shut_down() {
+    stopping_ = input_done_ = true;
+    if (!error_)
+      error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+    if (in_flight_ == 0 && !pulling_) waiter_.reset();
+  }
+
+  // A consumer's cancellation, on the executor: it counts only if that consumer still waits.
+  void cancel_wait(std::uint64_t wait) {
+    if (!waiter_ || wait_ != wait) return;
+    stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+    deliver(how::dispatch);
+  }
+
+  // Whether the next result to hand out is there: any finished one, or, in input order, the
+  // oldest one started.
+  bool deliverable() const noexcept {
+    if constexpr (Order == order::completion)
+      return finished_ > 0;
+    else
+      return delivered_ < started_ && slots_[delivered_ % capacity()].result.has_value();
+  }
+
+  bool finished() const noexcept {
+    return input_done_ && in_flight_ == 0 && !pulling_ && !pending_ && !deliverable();
+  }
+
+  // Whether one more operation fits under the limit (and so in a place: limit <= capacity).
+  bool has_free_slot() const noexcept {
+    if constexpr (Order == order::completion)
+      return in_flight_ + finished_ < limit_;
+    else
+      return started_ - delivered_ < limit_;
+  }
+
+  // Starts operations from the input while there is room under the limit: from a range, at once;
+  // from an asynchronous source, one request at a time, each completing in pulled().
+  void fill() {
+    ++depth_;
+    if constexpr (asynchronous_input) {
+      while (!stopping_ && has_free_slot()) {
+        if (pending_) { // pulled, here (the source answered inside its initiation) or before
+          start_pending();
+          continue;
+        }
+        if (pulling_ || input_done_) break;
+        pulling_ = true;
+        try {
+          range_.async_next(pull_handler(this->shared_from_this()));
+        } catch (...) {
+          pulling_ = false;
+          stop(std::current_exception());
+        }
+      }
+    } else {
+      while (!input_done_ && !stopping_ && has_free_slot()) {
+        try {
+          if (next_ == std::ranges::end(range_)) {
+            input_done_ = true;
+            break;
+          }
+          auto operation = std::ranges::iter_move(next_);
+          ++next_;
+          start(std::move(operation));
+        } catch (...) {
+          stop(std::current_exception());
+        }
+      }
+    }
+    --depth_;
+  }
+
+  // The source has answered. Inside fill() (the source answered inside its initiation) the loop
+  // there goes on; else this is a step of its own.
+  void pulled(std::exception_ptr error, std::optional<operation_type> operation) {
+    pulling_ = false;
+    if (emitting_)
+      clear_after_emitting_ = true;
+    else
+      pull_cancel_.slot().clear();
+    if (error)
+      stop(error);
+    else if (!operation)
+      input_done_ = true;
+    else if (!stopping_)
+      pending_.emplace(std::move(*operation)); // it waits for room if the limit was lowered
+    if (depth_ > 0) return;
+    fill();
+    deliver(how::dispatch);
+  }
+
+  void start_pending() {
+    auto operation = std::move(*pending_);
+    pending_.reset();
+    try {
+      start(std::move(operation));
+    } catch (...) {
+      stop(std::current_exception());
+    }
+  }
+
+  void start(operation_type operation) {
+    std::uint32_t index;
+    if constexpr (Order == order::completion) {
+      index = free_.back();
+      free_.pop_back();
+    } else {
+      index = static_cast<std::uint32_t>(started_ % capacity());
+    }
+    auto& s = slots_[index];
+    auto ticket = ++tickets_;
+    ++started_;
+    ++in_flight_;
+    s.busy = true;
+    s.ticket = ticket;
+    atomic_counters::add(counters_.started);
+    if (in_flight_ > counters_.peak_in_flight.load(std::memory_order_relaxed))
+      counters_.peak_in_flight.store(in_flight_, std::memory_order_relaxed);
+    starting_.store(ticket, std::memory_order_relaxed);
+    try {
+      if constexpr (is_awaitable<operation_type>::value)
+        asio::co_spawn(executor_, std::move(operation),
+                       operation_handler(this->shared_from_this(), index, ticket));
+      else
+        std::move(operation)(operation_handler(this->shared_from_this(), index, ticket));
+      starting_.store(0, std::memory_order_relaxed);
+      if (std::exchange(outcome_, outcome::running) == outcome::dropped)
+        throw std::system_error(asio::error::operation_aborted,
+                                "bounded: an operation dropped its completion handler");
+    } catch (...) {
+      starting_.store(0, std::memory_order_relaxed);
+      if (std::exchange(outcome_, outcome::running) != outcome::completed) {
+        if (s.busy && s.ticket == ticket) free_place(index); // its handler lives on: ignored
+        --started_;
+        atomic_counters::add(counters_.started, std::uint64_t(-1));
+      } // else it completed before its initiation threw: its result stands
+      throw;
+    }
+  }
+
+  // Frees the place of an operation that will not complete.
+  void free_place(std::uint32_t index) {
+    --in_flight_;
+    slots_[index].busy = false;
+    clear_cancellation(slots_[index]);
+    release(index);
+  }
+
+  // Its operation is over: a later one in this place must not get its cancellation handler.
+  // Inside an emission the handler may be the caller: stop() clears it afterwards.
+  void clear_cancellation(slot& s) {
+    if (emitting_)
+      clear_after_emitting_ = true;
+    else
+      s.cancel.slot().clear();
+  }
+
+  // Frees a slot whose result, if any, will not be handed out.
+  void release(std::uint32_t index) {
+    if (slots_[index].result) {
+      slots_[index].result.reset();
+      --finished_;
+    }
+    if constexpr (Order == order::completion) free_.push_back(index);
+  }
+
+  void push_ready(std::uint32_t index) {
+    ready_[(ready_head_ + ready_size_++) % capacity()] = index;
+  }
+
+  // Drops every finished result not handed out yet.
+  void discard_results() {
+    if constexpr (Order == order::completion) {
+      while (ready_size_ > 0)
+        release(pop_ready());
+    } else { // they may wait behind one still running
+      for (std::size_t i = 0; i < capacity(); ++i)
+        if (!slots_[i].busy) release(static_cast<std::uint32_t>(i));
+    }
+  }
+
+  std::uint32_t pop_ready() {
+    if constexpr (Order == order::completion) {
+      auto index = ready_[ready_head_];
+      ready_head_ = (ready_head_ + 1) % capacity();
+      --ready_size_;
+      return index;
+    } else {
+      return static_cast<std::uint32_t>(delivered_ % capacity());
+    }
+  }
+
+  // Takes the next answer for the consumer: a result (refilling its slot before it is handed
+  // out), else the stream's error once nothing runs, or the end.
+  std::pair<std::exception_ptr, std::optional<value_type>> take() {
+    if (deliverable()) {
+      auto index = pop_ready();
+      std::optional<value_type> value = std::move(slots_[index].result);
+      slots_[index].result.reset();
+      --finished_;
+      if constexpr (Order == order::completion)
+        free_.push_back(index);
+      else
+        ++delivered_;
+      fill(); // may stop the stream: the consumer gets this value first, the failure next time
+      return {nullptr, std::move(value)};
+    }
+    discard_results(); // in input order, results behind one that never came
+    return {std::exchange(error_, nullptr), std::nullopt};
+  }
+
+  // Completes the waiting consumer if there is an answer for it.
+  void deliver(how resume) {
+    if (!waiter_ || (!deliverable() && !finished())) return;
+    auto [error, value] = take();
+    complete_waiter(resume, error, std::move(value));
+  }
+
+  void complete_waiter(how resume, std::exception_ptr error,
+                       std::optional<value_type> value = std::nullopt) {
+    wait_ = 0;
+    waiter_(resume == how::post, error, std::move(value));
+  }
+
+  // Ends the stream: no more input; what runs is cancelled. `error`, if any, is handed out once
+  // the operations in flight have finished. It hands nothing out itself: its callers do, once
+  // they are done with the state.
+  void stop(std::exception_ptr error) {
+    if (error && !error_ && !stopping_) error_ = error;
+    stopping_ = input_done_ = true;
+    if (emitting_) return; // stopped again from inside the emission: it reaches every place
+    ++depth_;
+    emitting_ = true;
+    pending_.reset();
+    if (pulling_) pull_cancel_.emit(asio::cancellation_type::terminal);
+    for (auto& s : slots_)
+      if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
+    emitting_ = false;
+    if (std::exchange(clear_after_emitting_, false)) {
+      for (auto& s : slots_)
+        if (!s.busy) s.cancel.slot().clear();
+      if (!pulling_) pull_cancel_.slot().clear();
+    }
+    --depth_;
+  }
+
+  template <class Handler>
+  void post_completion(Handler&& handler, std::exception_ptr error,
+                       std::optional<value_type> value) {
+    auto ex = asio::get_associated_executor(handler, executor_);
+    asio::post(ex, [h = std::forward<Handler>(handler), error, v = std::move(value)]() mutable {
+      std::move(h)(error, std::move(v));
+    });
+  }
+
+  // The range's first iterator; for a source, a placeholder.
+  static auto begin(Range& range) {
+    if constexpr (asynchronous_input)
+      return nullptr;
+    else
+      return std::ranges::begin(range);
+  }
+
+  // The handler given to the source: the stream's executor, a cancellation slot of its own.
+  // Destroyed without being called, the input has failed.
+  class pull_handler {
+  public:
+    using executor_type = Executor;
+    using cancellation_slot_type = asio::cancellation_slot;
+    explicit pull_handler(std::shared_ptr<state> s) noexcept : state_(std::move(s)) {}
+    pull_handler(pull_handler&& other) noexcept = default;
+    pull_handler& operator=(pull_handler&&) = delete;
+    ~pull_handler() {
+      if (!state_) return;
+      auto& self = *state_;
+      self.post_or_do([s = std::move(state_)](bool running) {
+        if (!running) {
+          s->pulling_ = false;
+          return s->shut_down();
+        }
+        s->pulled(std::make_exception_ptr(std::system_error(
+                      asio::error::operation_aborted, "bounded: the source dropped a request")),
+                  std::nullopt);
+      });
+    }
+    executor_type get_executor() const noexcept { return state_->executor(); }
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+      return state_->pull_cancel_.slot();
+    }
+    void operator()(std::exception_ptr error, std::optional<operation_type> operation) {
+      std::exchange(state_, nullptr)->pulled(error, std::move(operation));
+    }
+
+  private:
+    std::shared_ptr<state> state_;
+  };
+
+  Executor executor_;
+  Range range_;
+  decltype(begin(std::declval<Range&>())) next_;
+  errors policy_;
+  std::size_t limit_; // at most the capacity, slots_.size()
+  std::vector<slot, slot_allocator> slots_;
+  std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
+  std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
+  std::size_t ready_head_ = 0, ready_size_ = 0;
+  std::uint64_t started_ = 0, delivered_ = 0; // input order: sequence numbers
+  std::size_t in_flight_ = 0;                 // started, not finished
+  std::size_t finished_ = 0;                  // finished, result not handed out yet
+  bool begun_ = false;                        // the first async_next() has come
+  bool input_done_ = false, stopping_ = false;
+  bool emitting_ = false, clear_after_emitting_ = false;
+  int depth_ = 0;                          // fill() and stop() calls under way
+  std::uint64_t tickets_ = 0;              // starts so far: each operation's own number
+  std::atomic<std::uint64_t> starting_{0}; // the ticket being started, or 0
+  outcome outcome_ = outcome::running;     // what it did inside its initiation
+  std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
+  std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
+  bool pulling_ = false;                   // asynchronous input: a request under way
+  std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
+  asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
+  atomic_counters counters_;
+  std::exception_ptr error_;
+  any_handler<void(bool, std::exception_ptr, std::optional<value_type>)> waiter_;
+};
+
+// The completion handler given to each operation: it carries the stream's executor (so that it
+// runs there), a cancellation slot of its own (so that the stream can cancel it), and a share in
+// the state (so that the state outlives it).
+template <class Executor, class Range, class Signature, order Order, class Allocator>
+class state<Executor, Range, Signature, Order, Allocator>::operation_handler {
+public:
+  using executor_type = Executor;
+  using cancellation_slot_type = asio::cancellation_slot;
+
+  operation_handler(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) noexcept
+      : state_(std::move(s)), index_(index), ticket_(ticket) {}
+  operation_handler(operation_handler&& other) noexcept
+      : state_(std::move(other.state_)), index_(other.index_), ticket_(other.ticket_) {}
+  operation_handler& operator=(operation_handler&&) = delete;
+  ~operation_handler() {
+    if (state_) state::abandoned(std::move(state_), index_, ticket_);
+  }
+
+  executor_type get_executor() const noexcept { return state_->executor(); }
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return state_->slots_[index_].cancel.slot();
+  }
+
+  template <class... Args> void operator()(Args&&... args) {
+    auto s = std::move(state_);
+    s->complete(index_, ticket_, [&](std::optional<value_type>& result) {
+      if constexpr (sizeof...(Args) == 1)
+        result.emplace(std::forward<Args>(args)...);
+      else
+        result.emplace(std::decay_t<Args>(std::forward<Args>(args))...);
+    });
+  }
+
+private:
+  std::shared_ptr<state> state_;
+  std::uint32_t index_;
+  std::uint64_t ticket_;
+};
+
+// The state of one for_each(): the stream, the function, the caller's handler. It reads the
+// stream to its end, whatever happens, so it completes only once every operation it started has
+// finished.
+template <class Stream, class PerItem, class Handler>
+class for_each_state
+    : public std::enable_shared_from_this<for_each_state<Stream, PerItem, Handler>> {
+public:
+  for_each_state(Stream stream, PerItem per_item, Handler handler)
+      : stream_(std::move(stream)), per_item_(std::move(per_item)), handler_(std::move(handler)),
+        work_(asio::make_work_guard(
+            asio::get_associated_executor(handler_, stream_.get_executor()))) {}
+
+  // In the caller's context: the caller's cancellation slot is set up here, before anything can
+  // emit on it; what it holds only posts to the stream's executor.
+  void start() {
+    auto slot = asio::get_associated_cancellation_slot(handler_);
+    if (slot.is_connected())
+      slot.assign([weak = this->weak_from_this(),
+                   executor = stream_.get_executor()](asio::cancellation_type) {
+        if (auto self = weak.lock())
+          asio::post(executor, [self = std::move(self)] { self->stop(aborted()); });
+      });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->next(); });
+  }
+
+private:
+  using value_type = typename Stream::value_type;
+
+  // The handler of each async_next(): it runs on the stream's executor.
+  class reader {
+  public:
+    using executor_type =
+        typename std::remove_cvref_t<decltype(std::declval<Stream&>().get_executor())>;
+    explicit reader(std::shared_ptr<for_each_state> s) noexcept : state_(std::move(s)) {}
+    executor_type get_executor() const noexcept { return state_->stream_.get_executor(); }
+    void operator()(std::exception_ptr e, std::optional<value_type> v) {
+      auto s = std::move(state_);
+      s->read(e, std::move(v));
+    }
+
+  private:
+    std::shared_ptr<for_each_state> state_;
+  };
+
+  static std::exception_ptr aborted() {
+    return std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+  }
+
+  void next() { stream_.async_next(reader(this->shared_from_this())); }
+
+  void read(std::exception_ptr e, std::optional<value_type> v) {
+    if (v) {
+      if (!error_) try {
+          per_item_(std::move(*v));
+        } catch (...) {
+          stop(std::current_exception());
+        }
+      return next();
+    }
+    if (e && !error_) error_ = e; // a failure comes once nothing runs: this is the end
+    auto ex = work_.get_executor();
+    asio::dispatch(ex, [h = std::move(handler_), e = error_]() mutable { std::move(h)(e); });
+    work_.reset();
+  }
+
+  void stop(std::exception_ptr e) {
+    if (!error_) error_ = e;
+    stream_.cancel(); // on this executor: at once. Reading on then ends once nothing runs.
+  }
+
+  Stream stream_;
+  PerItem per_item_;
+  Handler handler_;
+  asio::executor_work_guard<
+      typename asio::associated_executor<Handler, typename reader::executor_type>::type>
+      work_;
+  std::exception_ptr error_;
+};
+
+} // namespace detail
+/// @endcond
 
 } // namespace bounded

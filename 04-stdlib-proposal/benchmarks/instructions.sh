@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Instructions per operation of bounded-benchmark's rows, counted by callgrind: repeatable, unlike
+# time, on a machine that is busy. Each row is run at 10,000 and at 100,000 operations (one
+# iteration each) and the difference is divided by 90,000, so set-up drops out.
+# Usage: 04-stdlib-proposal/benchmarks/instructions.sh [BENCHMARK_BINARY] [ROW...]
+# Example: 04-stdlib-proposal/benchmarks/instructions.sh build/bin/bounded-benchmark bounded for_each
+set -euo pipefail
+bin=${1:-build/bin/bounded-benchmark}
+shift || true
+rows=("$@")
+[ ${#rows[@]} -gt 0 ] || rows=(bounded for_each channel eager)
+[ -x "$bin" ] || { echo "instructions.sh: no benchmark at $bin (build the default preset)" >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind" >&2; exit 2; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+total() { # row n
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --benchmark_filter="^$1/$2\$" \
+    --benchmark_min_time=0 >/dev/null 2>&1
+  callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
+}
+printf '%-10s %14s\n' row instructions/op
+for row in "${rows[@]}"; do
+  small=$(total "$row" 10000)
+  large=$(total "$row" 100000)
+  [ -n "$small" ] && [ -n "$large" ] || { printf '%-10s %14s\n' "$row" "(no such row)"; continue; }
+  printf '%-10s %14d\n' "$row" $(((large - small) / 90000))
+done
