@@ -657,8 +657,8 @@ private:
   template <class F> void post_or_do(F f) {
     try {
       asio::post(executor_, posted_or_destroyed<F>(std::move(f)));
-    } catch (...) { // no memory to post with: from a destructor, it can only be done here
-    }
+    } catch (...) { // no memory to post with: the unposted wrapper's destructor has already
+    }               // done it in place, as at shutdown (a destructor can do no more)
   }
 
   void abandon(std::uint32_t index, std::uint64_t ticket, bool running) {
