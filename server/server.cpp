@@ -15,6 +15,7 @@
 #include <asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -61,6 +62,18 @@ constexpr std::string_view busy = "HTTP/1.1 503 Service Unavailable\r\n"
                                   "Connection: close\r\n"
                                   "\r\n"
                                   "Server busy\n";
+
+// Answers to pipelined requests go out together: when a connection has several requests in hand
+// that need no delay, it answers them in one write (see connection::queue). They are all
+// hello_http11, so the write's bytes are a prefix of this: no copy, and nothing per connection.
+constexpr std::size_t max_queued = 64;
+constexpr std::size_t hello_size = hello_http11.size();
+const std::string many_hellos = [] {
+  std::string s;
+  for (std::size_t i = 0; i < max_queued; ++i)
+    s += hello_http11;
+  return s;
+}();
 
 std::string_view hello(bool keep_alive, int minor_version) {
   if (!keep_alive) return hello_close;
@@ -181,11 +194,27 @@ struct delay_server::connection {
     return !ec && n > 0;
   }
 
-  // Writes bytes, giving the client until the idle timeout to take them.
-  auto write(std::string_view bytes) {
-    arm();
-    return asio::async_write(socket, asio::buffer(bytes), use_tuple);
+  // Keeps an answer for the next write when it is the common one and there is room; false when
+  // it must be written itself. The queue goes out before the connection waits for anything (more
+  // bytes, a delay) or writes another answer, so no answer waits on a later request.
+  bool queue(std::string_view answer) noexcept {
+    if (answer != hello_http11 || queued == max_queued) return false;
+    ++queued;
+    return true;
   }
+
+  // Writes the queued answers, then bytes, in one system call when it can, giving the client
+  // until the idle timeout to take them.
+  auto write(std::string_view bytes = {}) {
+    arm();
+    auto answers = std::string_view(many_hellos).substr(0, std::exchange(queued, 0) * hello_size);
+    ++server.stats_.writes;
+    auto both = std::array{asio::buffer(answers), asio::buffer(bytes)};
+    return asio::async_write(socket, both, use_tuple);
+  }
+
+  // Whether a write() of the queued answers went through.
+  bool flushed(std::tuple<std::error_code, std::size_t> result) { return !std::get<0>(result); }
 
   // Writes an error response; false when the connection must close after it.
   asio::awaitable<bool> write_error(int status, bool keep_alive) {
@@ -257,6 +286,7 @@ struct delay_server::connection {
   common::read_buffer in;
   std::optional<request> pending; // a request whose body is still arriving
   std::uint64_t body_left = 0;    // the bytes of its body still to come
+  std::size_t queued = 0;         // answers kept for the next write (all hello_http11)
   bool reading = false;           // a read for the next request has started its deadline
   std::string name;               // the last request's name
   std::string scratch;            // the last error response
@@ -358,6 +388,7 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
   while (!stopping_) {               // keep-alive: request after request
     auto request = c.take_request(); // a whole request, within the limits, from the bytes in hand
     if (!request) {                  // not yet: more bytes, within the idle timeout
+      if (c.queued > 0 && !c.flushed(co_await c.write())) break; // but first, answers in hand
       if (!c.received(co_await c.read_more())) break;
       continue;
     }
@@ -369,12 +400,14 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
     ++stats_.greeted;
     if (auto delay = delays_.next(); delay > 0ms) { // await asyncio.sleep(random.randint(0, 3))
       stats_.total_delay += delay;
+      if (c.queued > 0 && !c.flushed(co_await c.write())) break;
       c.timer.expires_after(delay);
       auto [cancelled] = co_await c.timer.async_wait(use_tuple);
       if (cancelled) break; // stop() ends the delay
     }
     // return web.Response(text="Hello, World!"), as the connection's last answer when stopping
     auto keep_alive = request->keep_alive && !stopping_;
+    if (c.queue(hello(keep_alive, request->minor_version))) continue; // goes with the next write
     auto [error, n] = co_await c.write(hello(keep_alive, request->minor_version));
     if (error || !keep_alive) break;
   }

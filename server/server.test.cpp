@@ -188,6 +188,18 @@ TEST(Server, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(server.names(), (std::map<std::string, int>{{"1", 1}, {"2", 1}}));
 }
 
+TEST(Server, AnswersTheRequestsInHandInOneWrite) {
+  running_server server;
+  raw_client client(server.port());
+  std::string batch;
+  for (int i = 0; i < 16; ++i)
+    batch += get("/" + std::to_string(i));
+  client.send(batch); // one write: the server reads them all at once, and can answer them so
+  for (int i = 0; i < 16; ++i)
+    ASSERT_EQ(client.response(), server_hello) << "response " << i;
+  EXPECT_LT(server.stats().writes, 16u) << "one write per answer: pipelined answers not batched";
+}
+
 TEST(Server, AnswersARequestThatTricklesIn) {
   running_server server;
   raw_client client(server.port());
