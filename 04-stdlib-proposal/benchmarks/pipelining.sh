@@ -7,48 +7,88 @@ have() { command -v "$1" >/dev/null || { say "($1 is not installed (package $2):
 have_wrk=1; have wrk wrk || have_wrk=0
 have_h2load=1; have h2load nghttp2-client || have_h2load=0
 
+# The server has core 0 and the client (ours or a tool) core 1, when taskset
+# (util-linux) is there: unpinned, the two sometimes share a core for part of a run, and the
+# rates of one contender then differ by a quarter from run to run.
+server_core=() client_core=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  server_core=(taskset -c 0) client_core=(taskset -c 1)
+fi
+
+start_server() { # speed.sh's, pinned
+  "${server_core[@]}" "$bin/server" "$@" >"$server_log" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q listening "$server_log" && break; sleep 0.05; done
+  server_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$server_log" | head -n 1)
+}
+
+# Each contender prints "REQUESTS/S CPU_US": its rate, and the user + system CPU time it spent per
+# request, in microseconds (our client's from timed, a tool's from bash's `time`).
+timed_cpu() { # command...: its output, then a line "cpu-seconds: S" (user + system)
+  local t
+  t=$(mktemp)
+  TIMEFORMAT='%U %S'
+  { time "$@" >"$t.out" 2>&1; } 2>"$t"
+  cat "$t.out"
+  awk '{ print "cpu-seconds: " $1 + $2 }' "$t"
+  rm -f "$t" "$t.out"
+}
 # The stage-04 client's requests/s: n requests at --limit limit --pipeline k, through timed.
 pipelined_rate() { # n limit k port
   local out
-  out=$(PROGRESS=0 "$bin/timed" --no-server -- "$bin/client-async-proposal" "$1" --limit "$2" \
-        --pipeline "$3" --url "http://127.0.0.1:$4/{}" 2>&1)
+  out=$(PROGRESS=0 "${client_core[@]}" "$bin/timed" --no-server -- "$bin/client-async-proposal" "$1" \
+        --limit "$2" --pipeline "$3" --url "http://127.0.0.1:$4/{}" 2>&1)
   echo "$out" | grep -q "failed 0" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
-  echo "$out" | awk -v n="$1" '/Time:/ { for (i = 1; i <= NF; i++) if ($i == "Time:") print n / $(i + 1) }'
+  echo "$out" | awk -v n="$1" '
+    /Time:/ { for (i = 1; i <= NF; i++) { if ($i == "Time:") t = $(i + 1); if ($i == "usage:") c = $(i + 1) } }
+    END { gsub("%", "", c); printf "%s %.2f\n", n / t, t * c / 100 * 1e6 / n }'
 }
-wrk_plain() { wrk -t1 -c"$connections" -d"${seconds}s" "$1" | awk '/Requests\/sec/ { print $2 }'; }
+wrk_plain() {
+  timed_cpu "${client_core[@]}" wrk -t1 -c"$connections" -d"${seconds}s" "$1" |
+    awk '/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } /^cpu-seconds:/ { c = $2 } END { printf "%s %.2f\n", r, c * 1e6 / n }'
+}
 wrk_pipelined() {
-  wrk -t1 -c"$pipe_connections" -d"${seconds}s" -s "$root/04-stdlib-proposal/benchmarks/pipeline.lua" \
-    "$1" -- "$depth" | awk '/Requests\/sec/ { print $2 }'
+  timed_cpu "${client_core[@]}" wrk -t1 -c"$pipe_connections" -d"${seconds}s" \
+    -s "$root/04-stdlib-proposal/benchmarks/pipeline.lua" "$1" -- "$depth" |
+    awk '/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } /^cpu-seconds:/ { c = $2 } END { printf "%s %.2f\n", r, c * 1e6 / n }'
 }
 h2load_rate() {
-  h2load --h1 -t1 -c"$pipe_connections" -m"$depth" -D"$seconds" "$1" |
-    awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1) }'
+  timed_cpu "${client_core[@]}" h2load --h1 -t1 -c"$pipe_connections" -m"$depth" -D"$seconds" "$1" |
+    awk '/^requests:/ { n = $8 } /^cpu-seconds:/ { c = $2 }
+      /^finished in/ { for (i = 1; i <= NF; i++) if ($i == "req/s,") r = $(i - 1) }
+      END { printf "%s %.2f\n", r, c * 1e6 / n }'
 }
 
 if [[ $pipelining == *ratios* ]]; then
   start_server --port 0 --max-delay 0
   port=$server_port
   # Size the client's runs to last about as long as the tools' (a probe of each setting).
-  n1=$(awk -v r="$(pipelined_rate 200000 "$connections" 1 "$port")" -v s="$seconds" 'BEGIN { printf "%d", r * s }')
-  n16=$(awk -v r="$(pipelined_rate 400000 $((pipe_connections * depth)) "$depth" "$port")" -v s="$seconds" 'BEGIN { printf "%d", r * s }')
-  declare -A rates
+  probe1=$(pipelined_rate 200000 "$connections" 1 "$port")
+  probe16=$(pipelined_rate 400000 $((pipe_connections * depth)) "$depth" "$port")
+  n1=$(awk -v r="${probe1% *}" -v s="$seconds" 'BEGIN { printf "%d", r * s }')
+  n16=$(awk -v r="${probe16% *}" -v s="$seconds" 'BEGIN { printf "%d", r * s }')
+  declare -A rates cpus
+  add() { local r c; read -r r c; rates[$1]+="$r "; cpus[$1]+="$c "; }
   for ((i = 0; i < runs; i++)); do # alternating: each contender once per round
-    rates[client1]+="$(pipelined_rate "$n1" "$connections" 1 "$port") "
-    if [ $have_wrk -eq 1 ]; then rates[wrk1]+="$(wrk_plain "http://127.0.0.1:$port/x") "; fi
-    rates[client16]+="$(pipelined_rate "$n16" $((pipe_connections * depth)) "$depth" "$port") "
-    if [ $have_wrk -eq 1 ]; then rates[wrk16]+="$(wrk_pipelined "http://127.0.0.1:$port/x") "; fi
-    if [ $have_h2load -eq 1 ]; then rates[h2load16]+="$(h2load_rate "http://127.0.0.1:$port/x") "; fi
+    add client1 < <(pipelined_rate "$n1" "$connections" 1 "$port")
+    if [ $have_wrk -eq 1 ]; then add wrk1 < <(wrk_plain "http://127.0.0.1:$port/x"); fi
+    add client16 < <(pipelined_rate "$n16" $((pipe_connections * depth)) "$depth" "$port")
+    if [ $have_wrk -eq 1 ]; then add wrk16 < <(wrk_pipelined "http://127.0.0.1:$port/x"); fi
+    if [ $have_h2load -eq 1 ]; then add h2load16 < <(h2load_rate "http://127.0.0.1:$port/x"); fi
   done
   stop_server
   m() { echo "${rates[$1]:-}" | tr ' ' '\n' | grep . | median; }
+  mc() { echo "${cpus[$1]:-}" | tr ' ' '\n' | grep . | median; }
   say ""
   say "Requests/s against our server without delays, one client thread each; medians of $runs alternating runs"
-  say "  every run: $(for k in client1 wrk1 client16 wrk16 h2load16; do [ -n "${rates[$k]:-}" ] && printf '%s=[%s] ' "$k" "${rates[$k]% }"; done)"
-  say "  stage-04 client --limit $connections --pipeline 1:   $(m client1)"
-  [ $have_wrk -eq 1 ] && say "  wrk -t1 -c$connections:                              $(m wrk1)   (client/wrk = $(ratio "$(m client1)" "$(m wrk1)"))"
-  say "  stage-04 client --limit $((pipe_connections * depth)) --pipeline $depth: $(m client16)"
-  [ $have_wrk -eq 1 ] && say "  wrk -t1 -c$pipe_connections -s pipeline.lua -- $depth:          $(m wrk16)   (client/wrk = $(ratio "$(m client16)" "$(m wrk16)"))"
-  [ $have_h2load -eq 1 ] && say "  h2load --h1 -t1 -c$pipe_connections -m$depth:              $(m h2load16)   (client/h2load = $(ratio "$(m client16)" "$(m h2load16)"))"
+  [ ${#server_core[@]} -gt 0 ] && say "Pinned: the server to core 0, the client or tool to core 1 (taskset)"
+  say "  every run, requests/s: $(for k in client1 wrk1 client16 wrk16 h2load16; do [ -n "${rates[$k]:-}" ] && printf '%s=[%s] ' "$k" "${rates[$k]% }"; done)"
+  say "  every run, client-side CPU us per request: $(for k in client1 wrk1 client16 wrk16 h2load16; do [ -n "${cpus[$k]:-}" ] && printf '%s=[%s] ' "$k" "${cpus[$k]% }"; done)"
+  say "  stage-04 client --limit $connections --pipeline 1:   $(m client1)/s, $(mc client1) us CPU per request"
+  [ $have_wrk -eq 1 ] && say "  wrk -t1 -c$connections:                              $(m wrk1)/s, $(mc wrk1) us   (client/wrk = $(ratio "$(m client1)" "$(m wrk1)"))"
+  say "  stage-04 client --limit $((pipe_connections * depth)) --pipeline $depth: $(m client16)/s, $(mc client16) us"
+  [ $have_wrk -eq 1 ] && say "  wrk -t1 -c$pipe_connections -s pipeline.lua -- $depth:          $(m wrk16)/s, $(mc wrk16) us   (client/wrk = $(ratio "$(m client16)" "$(m wrk16)"))"
+  [ $have_h2load -eq 1 ] && say "  h2load --h1 -t1 -c$pipe_connections -m$depth:              $(m h2load16)/s, $(mc h2load16) us   (client/h2load = $(ratio "$(m client16)" "$(m h2load16)"))"
 fi
 
 if [[ $pipelining == *hol* ]]; then
@@ -72,10 +112,10 @@ if [[ $pipelining == *large* ]]; then
   for n in "${sizes[@]}"; do
     start_server --port 0 --max-delay 0
     log=$results/progress-pipelined-$n.log
-    PROGRESS=1 "$bin/timed" --no-server -- "$bin/client-async-proposal" "$n" --pipeline "$depth" \
+    PROGRESS=1 "${client_core[@]}" "$bin/timed" --no-server -- "$bin/client-async-proposal" "$n" --pipeline "$depth" \
       --url "http://127.0.0.1:$server_port/{}" 2>"$log" || true
     stop_server
-    say "  $n requests: $(grep "requests: ok" "$log")"
+    say "  $(grep "requests: ok" "$log")"
     say "  $(grep "Memory usage" "$log" | tr '\t' ' ')"
     awk '/^progress:/ { gsub(",", ""); print $2 + 0 "," $4 + 0 "," $(NF - 5) + 0 }' "$log" >"$results/rss-pipelined-$n.csv"
   done
