@@ -209,6 +209,8 @@ struct delay_server::connection {
     arm();
     auto answers = std::string_view(many_hellos).substr(0, std::exchange(queued, 0) * hello_size);
     ++server.stats_.writes;
+    if (answers.empty()) return asio::async_write(socket, asio::buffer(bytes), use_tuple);
+    if (bytes.empty()) return asio::async_write(socket, asio::buffer(answers), use_tuple);
     auto both = std::array{asio::buffer(answers), asio::buffer(bytes)};
     return asio::async_write(socket, both, use_tuple);
   }

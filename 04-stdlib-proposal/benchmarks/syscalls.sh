@@ -81,7 +81,7 @@ proc_cpu() { awk '{ print $14, $15 }' "/proc/$1/stat"; } # utime stime, in clock
 say ""
 say "Per request; $n_count requests for system calls and CPU time, $n1 and $n2 for instructions"
 say ""
-printf '%-6s %-6s %-7s | %9s %7s %9s %8s %12s %9s %9s\n' limit depth process syscalls sendto recvfrom epoll "instructions" "user us" "sys us" | tee -a "$summary"
+printf '%-6s %-6s %-7s | %9s %7s %9s %8s %12s %9s %9s\n' limit depth process syscalls sends recvfrom epoll "instructions" "user us" "sys us" | tee -a "$summary"
 for limit in "${limits[@]}"; do
   for depth in "${depths[@]}"; do
     tag=l$limit-k$depth
@@ -139,7 +139,7 @@ for limit in "${limits[@]}"; do
         u=$(awk -v t="$((s_user1 - s_user0))" -v k="$tick" 'BEGIN { print t / k }')
         s=$(awk -v t="$((s_sys1 - s_sys0))" -v k="$tick" 'BEGIN { print t / k }'); fi
       printf '%-6s %-6s %-7s | %9s %7s %9s %8s %12s %9s %9s\n' "$limit" "$depth" "$f" \
-        "$(per "$(total "$file")" "$n_count")" "$(per "$(count_of "$file" sendto)" "$n_count")" \
+        "$(per "$(total "$file")" "$n_count")" "$(per "$(( $(count_of "$file" sendto) + $(count_of "$file" sendmsg) ))" "$n_count")" \
         "$(per "$(count_of "$file" recvfrom)" "$n_count")" "$(per "$(count_of "$file" epoll_wait)" "$n_count")" \
         "$(ins $f | awk '{ printf "%.0f", $1 }')" \
         "$(awk -v t="$u" -v n="$n_count" 'BEGIN { printf "%.2f", t * 1e6 / n }')" \
@@ -149,7 +149,8 @@ for limit in "${limits[@]}"; do
 done
 say ""
 say "syscalls: every system call the process entered, per request (the raw counts by name are in"
-say "syscalls/syscalls-PROCESS-lL-kK.txt); instructions: user-space instructions per request,"
+say "syscalls/syscalls-PROCESS-lL-kK.txt); sends: sendto + sendmsg (one write of one or of several"
+say "buffers); instructions: user-space instructions per request,"
 say "(callgrind total at $n2 - total at $n1) / $((n2 - n1)); user us, sys us: CPU microseconds per request."
 say "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 say ""
