@@ -119,6 +119,12 @@ if [[ $pipelining == *large* ]]; then
     say "  $(grep "Memory usage" "$log" | tr '\t' ' ')"
     awk '/^progress:/ { gsub(",", ""); print $2 + 0 "," $4 + 0 "," $(NF - 5) + 0 }' "$log" >"$results/rss-pipelined-$n.csv"
   done
+  if [ "$large" = 100000000 ] && command -v gnuplot >/dev/null; then
+    gnuplot -e "csv='$results/rss-pipelined-100000000.csv'; out='$results/rss-pipelined-100m.svg'" \
+      -e "title='Stage 04, 100 million requests, limit 1000, --pipeline 16, server without delays'" \
+      "$root/docs/plots/rss.gp"
+    say "  plot: ${results#$root/}/rss-pipelined-100m.svg"
+  fi
 fi
 say ""
 say "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,6 +1,7 @@
 # Resident memory and requests done over a long run, from speed.sh's progress log (CSV: seconds,
 # requests done, RSS MB).
 # Usage: gnuplot -e "csv='docs/performance/rss-100000000.csv'; out='rss-100m.svg'" docs/plots/rss.gp
+# (and title='...' for another run than speed.sh --100m's)
 set terminal svg size 760,420 dynamic font 'sans,13'
 set output out
 set datafile separator ','
@@ -13,6 +14,7 @@ set ytics nomirror
 set y2tics
 set key bottom right
 set grid
-set title 'Stage 04, 100 million requests, limit 1000, server without delays'
+if (!exists('title')) title = 'Stage 04, 100 million requests, limit 1000, server without delays'
+set title title
 plot csv using 1:3 axes x1y1 with lines lw 2 title 'resident memory', \
      csv using 1:($2 / 1e6) axes x1y2 with lines lw 2 dt 2 title 'requests done'
