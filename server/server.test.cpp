@@ -200,6 +200,24 @@ TEST(Server, AnswersTheRequestsInHandInOneWrite) {
   EXPECT_LT(server.stats().writes, 16u) << "one write per answer: pipelined answers not batched";
 }
 
+TEST(Server, SendsTheAnswersInHandBeforeADelay) {
+  // Two requests without a delay, then one with a long one, pipelined: the first two answers
+  // must not wait for the third's delay (queued answers go out before any wait).
+  auto options = zero_delay();
+  options.max_delay = 1;
+  options.delay_unit = 60s;
+  for (std::uint64_t seed = 1;; ++seed) { // the first seed whose delays start 0, 0, 60 s
+    options.seed = seed;
+    server::delays d(options);
+    if (d.next() == 0ms && d.next() == 0ms && d.next() == 60s) break;
+  }
+  running_server server(options);
+  raw_client client(server.port());
+  client.send(get("/1") + get("/2") + get("/3"));
+  EXPECT_EQ(client.response(), server_hello) << "the first answer waited for a later delay";
+  EXPECT_EQ(client.response(), server_hello);
+} // stopping the server ends the third request's delay
+
 TEST(Server, AnswersARequestThatTricklesIn) {
   running_server server;
   raw_client client(server.port());
