@@ -204,8 +204,8 @@ struct delay_server::connection {
     return true;
   }
 
-  // Writes the queued answers, then bytes, in one system call when it can, giving the client
-  // until the idle timeout to take them.
+  // Writes the queued answers, then bytes, in one write, giving the client until the idle timeout
+  // to take them.
   auto write(std::string_view bytes = {}) {
     arm();
     auto answers = std::string_view(many_hellos).substr(0, std::exchange(queued, 0) * hello_size);
@@ -410,8 +410,9 @@ asio::awaitable<void> delay_server::serve(tcp::socket socket) {
     }
     // return web.Response(text="Hello, World!"), as the connection's last answer when stopping
     auto keep_alive = request->keep_alive && !stopping_;
-    if (c.queue(hello(keep_alive, request->minor_version))) continue; // goes with the next write
-    auto [error, n] = co_await c.write(hello(keep_alive, request->minor_version));
+    auto answer = hello(keep_alive, request->minor_version);
+    if (c.queue(answer)) continue; // it goes with the next write
+    auto [error, n] = co_await c.write(answer);
     if (error || !keep_alive) break;
   }
   co_await c.close();

@@ -42,7 +42,7 @@ struct stats {
   std::uint64_t rejected = 0;               ///< connections refused with 503 over max_connections
   std::uint64_t greeted = 0;                ///< `GET /{name}` requests, answered "Hello, World!"
   std::chrono::milliseconds total_delay{0}; ///< the delays they were given, added up
-  std::uint64_t writes = 0;                 ///< writes of answers; fewer than answers when pipelined
+  std::uint64_t writes = 0;                 ///< writes of answers: fewer when pipelined
 };
 
 /// The article's `randint(0, 3)` seconds: each delay is a whole number of units from 0 to
