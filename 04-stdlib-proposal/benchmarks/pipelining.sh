@@ -7,20 +7,13 @@ have() { command -v "$1" >/dev/null || { say "($1 is not installed (package $2):
 have_wrk=1; have wrk wrk || have_wrk=0
 have_h2load=1; have h2load nghttp2-client || have_h2load=0
 
-# The server has core 0 and the client (ours or a tool) core 1, when taskset
-# (util-linux) is there: unpinned, the two sometimes share a core for part of a run, and the
-# rates of one contender then differ by a quarter from run to run.
+# The server has core 0 (speed.sh's start_server runs it under server_core) and the client (ours
+# or a tool) core 1, when taskset (util-linux) is there: unpinned, the two sometimes share a core
+# for part of a run, and the rates of one contender then differ by a quarter from run to run.
 server_core=() client_core=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   server_core=(taskset -c 0) client_core=(taskset -c 1)
 fi
-
-start_server() { # speed.sh's, pinned
-  "${server_core[@]}" "$bin/server" "$@" >"$server_log" &
-  server_pid=$!
-  for _ in $(seq 100); do grep -q listening "$server_log" && break; sleep 0.05; done
-  server_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$server_log" | head -n 1)
-}
 
 # Each contender prints "REQUESTS/S CPU_US": its rate, and the user + system CPU time it spent per
 # request, in microseconds (our client's from timed, a tool's from bash's `time`).

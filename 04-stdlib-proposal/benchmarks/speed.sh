@@ -60,8 +60,9 @@ say "Date: $(date -u +%Y-%m-%dT%H:%MZ); runs: $runs x ${seconds} s, median repor
 # Starts our server with ARGS; sets server_pid and server_port. stop_server sets server_said to
 # its closing line ("served N requests, ..., mean delay D s").
 server_log=$(mktemp)
+server_core=() # a command to run the server under: pipelining.sh pins it to a core
 start_server() {
-  "$bin/server" "$@" >"$server_log" &
+  "${server_core[@]}" "$bin/server" "$@" >"$server_log" &
   server_pid=$!
   for _ in $(seq 100); do grep -q listening "$server_log" && break; sleep 0.05; done
   server_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$server_log" | head -n 1)
