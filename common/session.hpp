@@ -65,6 +65,7 @@ private:
   struct pool;
 
   struct exchange;
+  struct exchange_queue;
 
   asio::awaitable<response> get_one(std::string url);
   asio::awaitable<response> get_pipelined(std::string url);
