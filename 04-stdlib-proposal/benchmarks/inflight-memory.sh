@@ -89,7 +89,7 @@ for limit in $limits; do
     for ((i = 0; i < runs; i++)); do
       run=$(PROGRESS=0 "$bin/timed" --server-args "$server_args" -- "$client" "$requests" \
             --limit "$limit" --url 'http://127.0.0.1:{port}/{}' 2>&1)
-      echo "$run" | grep -q "failed 0" ||
+      grep -q "failed 0" <<<"$run" ||
         { echo "inflight-memory.sh: $label at --limit $limit failed:" >&2; echo "$run" >&2; exit 1; }
       values+="$(echo "$run" | sed -n 's/.*Memory usage: \([0-9]*\)KB.*/\1/p') "
     done

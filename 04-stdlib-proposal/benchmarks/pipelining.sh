@@ -31,7 +31,7 @@ pipelined_rate() { # n limit k port
   local out
   out=$(PROGRESS=0 "${client_core[@]}" "$bin/timed" --no-server -- "$bin/client-async-proposal" "$1" \
         --limit "$2" --pipeline "$3" --url "http://127.0.0.1:$4/{}" 2>&1)
-  echo "$out" | grep -q "failed 0" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
+  grep -q "failed 0" <<<"$out" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
   echo "$out" | awk -v n="$1" '
     /Time:/ { for (i = 1; i <= NF; i++) { if ($i == "Time:") t = $(i + 1); if ($i == "usage:") c = $(i + 1) } }
     END { gsub("%", "", c); printf "%s %.2f\n", n / t, t * c / 100 * 1e6 / n }'

@@ -105,7 +105,7 @@ client_rate() { # port -> requests/s of the stage-04 client making ~seconds' wor
   local n=$1 port=$2 out
   out=$(PROGRESS=0 "$bin/timed" --no-server -- "$bin/client-async-proposal" "$n" --limit "$connections" \
         --url "http://127.0.0.1:$port/{}" 2>&1)
-  echo "$out" | grep -q "failed 0" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
+  grep -q "failed 0" <<<"$out" || { echo "speed.sh: the client failed: $out" >&2; exit 1; }
   echo "$out" | awk -v n="$n" '/Time:/ { for (i = 1; i <= NF; i++) if ($i == "Time:") print n / $(i + 1) }'
 }
 
