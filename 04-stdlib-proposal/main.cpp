@@ -37,7 +37,8 @@ awaitable<response> fetch(std::string url, session& session) {
 template <class Coros>
 awaitable<void> print_when_done(Coros coros, std::size_t limit, summary& summary) {
   auto executor = co_await asio::this_coro::executor;
-  auto results = bounded::as_completed(executor, std::move(coros), limit);
+  // It never cancels a request, so it need not pay for cancelling one (see the stage's README).
+  auto results = bounded::as_completed(executor, std::move(coros), limit, bounded::on_stop::finish);
   while (auto res = co_await results.async_next(use_awaitable)) {
     auto& [exception, outcome] = *res; // fetch() reports failures in the response it returns
     if (exception) std::rethrow_exception(exception);

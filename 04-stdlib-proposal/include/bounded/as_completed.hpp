@@ -52,7 +52,7 @@
 
 /// The library's version, yyyymm of the paper revision it implements (R1, 2026-12), for
 /// `#if BOUNDED_AS_COMPLETED_VERSION >= 202612L`: for_each, asynchronous input, set_limit,
-/// counters.
+/// counters, on_stop.
 #define BOUNDED_AS_COMPLETED_VERSION 202612L
 
 /// Bounded, lazy, completion-driven iteration over asynchronous operations.
@@ -74,6 +74,45 @@ enum class errors {
   /// they have finished, async_next() reports that error as an exception.
   fail_fast,
 };
+
+/// What stopping a stream does to the operations still in flight. A stream stops when its owner
+/// calls cancel() or destroys it, when a consumer's wait is cancelled, and at the first error under
+/// errors::fail_fast.
+enum class on_stop {
+  /// Each one is sent a terminal cancellation through its handler's cancellation slot (the
+  /// default), so the stream ends as soon as they honour it.
+  cancel,
+  /// They run to their end: no cancellation slot is connected, and the stream ends once they have
+  /// finished (the destructor still returns at once). On Asio a connected slot costs some memory
+  /// for as long as each operation runs; an owner that never cancels need not pay it. An
+  /// operation's own timeout still works, being the operation's own.
+  finish,
+};
+
+/// A stream's policies: how errors are handed out and what stopping does. Made from either one
+/// alone (`errors::fail_fast`, `on_stop::finish`) or both (`errors::fail_fast | on_stop::finish`).
+struct policy {
+  errors on_error = errors::deliver;                   ///< see errors
+  bounded::on_stop on_stop = bounded::on_stop::cancel; ///< see bounded::on_stop
+
+  /// errors::deliver, on_stop::cancel.
+  constexpr policy() noexcept = default;
+  /// `e`, on_stop::cancel.
+  constexpr policy(errors e) noexcept : on_error(e) {}
+  /// errors::deliver, `s`.
+  constexpr policy(bounded::on_stop s) noexcept : on_stop(s) {}
+  /// Both.
+  constexpr policy(errors e, bounded::on_stop s) noexcept : on_error(e), on_stop(s) {}
+};
+
+/// `errors::fail_fast | on_stop::finish`.
+constexpr policy operator|(errors e, on_stop s) noexcept {
+  return {e, s};
+}
+/// `on_stop::finish | errors::fail_fast`.
+constexpr policy operator|(on_stop s, errors e) noexcept {
+  return {e, s};
+}
 
 /// What a stream has done so far, for progress displays: a snapshot that any thread may take.
 struct counters {
@@ -145,7 +184,7 @@ public:
 
   /// Takes the input; nothing starts until the first async_next(). Throws
   /// std::invalid_argument if `limit` is 0.
-  stream(const Executor& executor, Range range, std::size_t limit, errors policy = errors::deliver,
+  stream(const Executor& executor, Range range, std::size_t limit, policy policy = {},
          const Allocator& allocator = {})
       : state_(std::allocate_shared<state_type>(allocator, executor, std::move(range),
                                                 checked(limit), policy, allocator)) {}
@@ -166,11 +205,11 @@ public:
   /// Not copyable.
   stream& operator=(const stream&) = delete;
 
-  /// Cancels the operations still in flight and lets them finish in the background; they touch
-  /// nothing but the state they share. A consumer still waiting completes with
-  /// asio::error::operation_aborted, posted to its executor: never inside the destructor. To wait
-  /// for the operations instead, call cancel() and read on to the end of the stream. May be called
-  /// on any thread: the work is done on the stream's executor (at once when called there).
+  /// Cancels the operations still in flight (unless on_stop::finish) and lets them finish in the
+  /// background; they touch nothing but the state they share. A consumer still waiting completes
+  /// with asio::error::operation_aborted, posted to its executor: never inside the destructor. To
+  /// wait for the operations instead, call cancel() and read on to the end of the stream. May be
+  /// called on any thread: the work is done on the stream's executor (at once when called there).
   ~stream() { release(); }
 
   /// Waits for the next result.
@@ -182,7 +221,8 @@ public:
   /// operations in flight have finished; after it comes the end.
   ///
   /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
-  /// thread) cancels every operation in flight and ends the stream: the wait completes with
+  /// thread) cancels every operation in flight (or, under on_stop::finish, starts no more) and
+  /// ends the stream: the wait completes with
   /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
   /// that arrives after the wait has completed changes nothing. One async_next() at a time.
   ///
@@ -207,7 +247,8 @@ public:
         token, state_);
   }
 
-  /// Stops taking input and cancels what runs; results not yet handed out are dropped. Reading on
+  /// Stops taking input and cancels what runs (under on_stop::finish, lets it finish); results not
+  /// yet handed out are dropped. Reading on
   /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
   /// once every operation has finished. May be called on any thread: the work is done on the
   /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
@@ -281,12 +322,13 @@ template <class Source> struct source_signature<deduce, Source> {
 ///            Asio deferred operations, or any callable that starts an operation when called
 ///            with a completion handler (then name its Signature explicitly)
 /// @param limit the most operations started and not yet consumed; at least 1
-/// @param policy whether an error is handed out with its result or ends the stream
+/// @param policy whether an error is handed out with its result or ends the stream (errors), and
+///               whether stopping cancels the operations in flight or lets them finish (on_stop)
 /// @param allocator for the stream's memory, allocated once
 template <class Signature = detail::deduce, detail::stream_executor Executor,
           std::ranges::input_range Ops, class Allocator = std::allocator<void>>
-auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
-                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit, policy policy = {},
+                  const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::completion, Allocator>(
@@ -297,8 +339,8 @@ auto as_completed(const Executor& executor, Ops&& ops, std::size_t limit,
 /// completes early waits for those before it; the limit still bounds them all.
 template <class Signature = detail::deduce, detail::stream_executor Executor,
           std::ranges::input_range Ops, class Allocator = std::allocator<void>>
-auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
-              errors policy = errors::deliver, const Allocator& allocator = {}) {
+auto in_order(const Executor& executor, Ops&& ops, std::size_t limit, policy policy = {},
+              const Allocator& allocator = {}) {
   using range = std::views::all_t<Ops>;
   using signature = typename detail::signature_for<Signature, range>::type;
   return stream<Executor, range, signature, order::input, Allocator>(
@@ -311,8 +353,8 @@ auto in_order(const Executor& executor, Ops&& ops, std::size_t limit,
 /// your own holding a reference) to share one.
 template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
           class Allocator = std::allocator<void>>
-auto as_completed(const Executor& executor, Source source, std::size_t limit,
-                  errors policy = errors::deliver, const Allocator& allocator = {}) {
+auto as_completed(const Executor& executor, Source source, std::size_t limit, policy policy = {},
+                  const Allocator& allocator = {}) {
   using signature = typename detail::source_signature<Signature, Source>::type;
   return stream<Executor, Source, signature, order::completion, Allocator>(
       executor, std::move(source), limit, policy, allocator);
@@ -321,8 +363,8 @@ auto as_completed(const Executor& executor, Source source, std::size_t limit,
 /// Like in_order(), with an asynchronous input (see as_completed()).
 template <class Signature = detail::deduce, detail::stream_executor Executor, async_source Source,
           class Allocator = std::allocator<void>>
-auto in_order(const Executor& executor, Source source, std::size_t limit,
-              errors policy = errors::deliver, const Allocator& allocator = {}) {
+auto in_order(const Executor& executor, Source source, std::size_t limit, policy policy = {},
+              const Allocator& allocator = {}) {
   using signature = typename detail::source_signature<Signature, Source>::type;
   return stream<Executor, Source, signature, order::input, Allocator>(executor, std::move(source),
                                                                       limit, policy, allocator);
@@ -467,7 +509,7 @@ public:
   using operation_type = typename input_traits<Range>::operation_type;
   static constexpr bool asynchronous_input = input_traits<Range>::asynchronous;
 
-  state(const Executor& executor, Range range, std::size_t limit, errors policy,
+  state(const Executor& executor, Range range, std::size_t limit, policy policy,
         const Allocator& allocator)
       : executor_(executor), range_(std::move(range)), next_(begin(range_)), policy_(policy),
         limit_(limit), slots_(limit, slot_allocator(allocator)),
@@ -588,8 +630,8 @@ public:
       }
       bool error = failed<Signature>(*s.result);
       if (error) atomic_counters::add(counters_.failed);
-      if (auto e =
-              error && policy_ == errors::fail_fast ? error_in<Signature>(*s.result) : nullptr) {
+      if (auto e = error && policy_.on_error == errors::fail_fast ? error_in<Signature>(*s.result)
+                                                                  : nullptr) {
         s.result.reset();
         release(index);
         stop(e);
@@ -598,7 +640,27 @@ public:
         if constexpr (Order == order::completion) push_ready(index);
       }
     }
-    if (depth_ == 0) deliver(how::dispatch);
+    if (depth_ > 0) return;
+    if constexpr (is_awaitable<operation_type>::value)
+      deliver_soon();
+    else
+      deliver(how::dispatch);
+  }
+
+  // A coroutine's handler runs inside its co_spawn frame, which is freed only once the handler
+  // returns. Starting the next coroutine there would allocate its frames while the old one still
+  // holds its block, and Asio's per-thread cache of frame memory would then hand the freed large
+  // blocks to smaller frames, until each place held more than it needs (0.4-0.5 KB a request in
+  // flight, measured). So the hand-out, and with it the next start, waits for a handler of its
+  // own: one for all the completions before it runs. Destroyed unrun, the executor is shutting
+  // down.
+  void deliver_soon() {
+    if (std::exchange(deliver_pending_, true)) return;
+    post_or_do([s = this->shared_from_this()](bool running) {
+      s->deliver_pending_ = false;
+      if (!running) return s->shut_down();
+      s->deliver(how::dispatch);
+    });
   }
 
   // An operation's handler was destroyed without being called: its initiation threw, or its
@@ -975,7 +1037,7 @@ private:
   Executor executor_;
   Range range_;
   decltype(begin(std::declval<Range&>())) next_;
-  errors policy_;
+  policy policy_;
   std::size_t limit_; // at most the capacity, slots_.size()
   std::vector<slot, slot_allocator> slots_;
   std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
@@ -994,6 +1056,7 @@ private:
   std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
   bool pulling_ = false;                   // asynchronous input: a request under way
+  bool deliver_pending_ = false;           // a deliver_soon() handler is queued
   std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
   asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
   atomic_counters counters_;
@@ -1021,6 +1084,7 @@ public:
 
   executor_type get_executor() const noexcept { return state_->executor(); }
   cancellation_slot_type get_cancellation_slot() const noexcept {
+    if (state_->policy_.on_stop == on_stop::finish) return {};
     return state_->slots_[index_].cancel.slot();
   }
 
