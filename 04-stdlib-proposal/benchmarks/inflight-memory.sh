@@ -64,14 +64,15 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((largest + 64)) ]; 
   exit 1
 fi
 
+# The commit, read before this run's own output files are touched (they are tracked).
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with uncommitted changes)"
 mkdir -p "$results"
 out=$results/$name.txt
 : >"$out"
 say() { echo "$*" | tee -a "$out"; }
 shown() { echo "${1#"$root"/}"; } # a path as the reader would type it from the root
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with uncommitted changes)"
 
 say "Peak memory (timed's maximum resident set size) against the limit, stages 03 and 04"
 say "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(c++ --version | head -n 1); shared with other work"
