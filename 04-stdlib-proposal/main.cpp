@@ -37,7 +37,7 @@ awaitable<response> fetch(std::string url, session& session) {
 template <class Coros>
 awaitable<void> print_when_done(Coros coros, std::size_t limit, summary& summary) {
   auto executor = co_await asio::this_coro::executor;
-  // It never cancels a request, so it need not pay for cancelling one (see the stage's README).
+  // It never cancels a request: on_stop::finish spares each one the cost of being cancellable.
   auto results = bounded::as_completed(executor, std::move(coros), limit, bounded::on_stop::finish);
   while (auto res = co_await results.async_next(use_awaitable)) {
     auto& [exception, outcome] = *res; // fetch() reports failures in the response it returns

@@ -1,6 +1,8 @@
 // What running N operations costs per operation, three ways, with at most `limit` at a time where
 // the method has a limit at all:
-//   bounded    bounded::as_completed over a lazy range (stage 04)
+//   bounded    bounded::as_completed over a lazy range
+//   finish     the same under bounded::on_stop::finish: operations that cannot be cancelled
+//              (stage 04's client)
 //   for_each   bounded::for_each over the same range, a function called for each result
 //   channel    bounded::as_completed fed by a producer coroutine through an Asio channel
 //   eager      every operation spawned up front, waiting on a channel semaphore (stage 02)
@@ -47,10 +49,10 @@ awaitable<int> operation(int i) {
   co_return i;
 }
 
-awaitable<void> bounded_run(int n, long long& sum) {
+template <bounded::on_stop OnStop> awaitable<void> bounded_run(int n, long long& sum) {
   auto ex = co_await asio::this_coro::executor;
-  auto results =
-      bounded::as_completed(ex, std::views::iota(0, n) | std::views::transform(operation), limit);
+  auto results = bounded::as_completed(
+      ex, std::views::iota(0, n) | std::views::transform(operation), limit, OnStop);
   while (auto r = co_await results.async_next(use_awaitable))
     sum += std::get<1>(*r);
 }
@@ -139,7 +141,8 @@ void sizes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond);
 }
 
-BENCHMARK(measure<bounded_run>)->Name("bounded")->Apply(sizes);
+BENCHMARK(measure<bounded_run<bounded::on_stop::cancel>>)->Name("bounded")->Apply(sizes);
+BENCHMARK(measure<bounded_run<bounded::on_stop::finish>>)->Name("finish")->Apply(sizes);
 BENCHMARK(measure<for_each_run>)->Name("for_each")->Apply(sizes);
 BENCHMARK(measure<channel_run>)->Name("channel")->Apply(sizes);
 BENCHMARK(measure<eager_run>)->Name("eager")->Apply(sizes);

@@ -6,8 +6,11 @@
 
 #include "heap_counter.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 #if ASIO_VERSION >= 102400
 #include <asio/deferred.hpp>
 #else
@@ -88,6 +91,49 @@ TEST(Allocations, AMillionOperationsInFlatMemory) {
   EXPECT_LE(large.peak_bytes_above_start, small.peak_bytes_above_start + 16 * 1024)
       << "peak " << small.peak_bytes_above_start << " bytes above the start for 10,000 operations, "
       << large.peak_bytes_above_start << " for 1,000,000";
+}
+
+// Runs `n` coroutines that yield once each, read by a coroutine, as stage 04 runs its requests,
+// and returns the peak heap above the start.
+long long peak_running_coroutines(int n, std::size_t limit) {
+  asio::io_context io(1);
+  auto start_live = live_bytes.load();
+  heap_counter::reset_peak();
+  auto op = [](int i) -> asio::awaitable<int> {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    co_return i;
+  };
+  long long results = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto s = bounded::as_completed(co_await asio::this_coro::executor,
+                                       std::views::iota(0, n) | std::views::transform(op), limit);
+        while (co_await s.async_next(asio::use_awaitable))
+          ++results;
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(results, n);
+  return peak_bytes - start_live;
+}
+
+// A coroutine's handler runs inside its co_spawn frame. When the next coroutine was started from
+// there, its frames were allocated before the old frame was freed, and Asio's per-thread cache of
+// frame memory handed the freed larger blocks to smaller frames: the heap grew with every refill
+// until each place held more than a fresh start needs. The refills must cost what the first fill
+// did.
+TEST(Allocations, RefillingPlacesWithCoroutinesCostsNoMoreThanTheFirstFill) {
+  if (!heap_counter::available) GTEST_SKIP() << "a sanitizer has its own malloc";
+  peak_running_coroutines(1000, 1000); // warms Asio's per-thread recycling caches
+  auto first_fill = peak_running_coroutines(1000, 1000);
+  auto refilled = peak_running_coroutines(20'000, 1000);
+  std::printf("peak heap above the start, 1,000 places: %lld bytes for 1,000 coroutines, %lld for "
+              "20,000\n",
+              first_fill, refilled);
+  EXPECT_LE(refilled, first_fill + first_fill / 20)
+      << first_fill << " bytes at the peak when every place ran one coroutine, " << refilled
+      << " when each was refilled twenty times";
 }
 
 // An allocator that counts what it hands out.

@@ -52,11 +52,13 @@ public:
     return [this, id](auto handler) {
       auto slot = asio::get_associated_cancellation_slot(handler);
       pending_[id] = std::make_unique<holder<decltype(handler)>>(std::move(handler));
-      if (slot.is_connected())
+      if (slot.is_connected()) {
+        ++cancellable;
         slot.assign([this, id](asio::cancellation_type) {
           ++cancelled;
           finish(id, asio::error::operation_aborted, -1);
         });
+      }
     };
   }
 
@@ -77,6 +79,7 @@ public:
   }
 
   int cancelled = 0;
+  int cancellable = 0; // started with a connected cancellation slot
 
 private:
   struct base {
@@ -390,6 +393,137 @@ TEST(AsCompleted, AbandoningTheStreamCancelsWhatRuns) {
   EXPECT_TRUE(in.ops.running().empty());
   EXPECT_EQ(poll(io), 0u) << "nothing left";
   EXPECT_EQ(in.pulled.size(), 5u);
+}
+
+// on_stop::finish: stopping starts nothing more and cancels nothing; the stream ends once what
+// runs has finished.
+TEST(OnStopFinish, ConnectsNoCancellationSlot) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 3,
+                                                             bounded::on_stop::finish);
+  reader r(s);
+  r.ask();
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 3u);
+  EXPECT_EQ(in.ops.cancellable, 0);
+}
+
+TEST(OnStopFinish, CancelLetsWhatRunsFinishAndThenEnds) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 3,
+                                                             bounded::on_stop::finish);
+  reader r(s);
+  r.ask();
+  poll(io);
+  s.cancel();
+  poll(io);
+  EXPECT_TRUE(r.waiting()) << "three operations still run";
+  EXPECT_EQ(in.ops.running().size(), 3u);
+  in.ops.finish(0, {}, 0);
+  in.ops.finish(2, {}, 2);
+  poll(io);
+  EXPECT_TRUE(r.waiting());
+  in.ops.finish(1, {}, 1);
+  poll(io);
+  EXPECT_TRUE(r.ended);
+  EXPECT_FALSE(r.error);
+  EXPECT_TRUE(r.values.empty()) << "results of a cancelled stream are dropped";
+  EXPECT_EQ(in.pulled.size(), 3u) << "nothing pulled after cancel()";
+}
+
+TEST(OnStopFinish, FailFastReportsTheFirstErrorOnceTheOthersHaveFinished) {
+  asio::io_context io;
+  input in{.limit = 3};
+  auto s = bounded::as_completed<void(std::error_code, int)>(
+      io.get_executor(), in.range(100), 3, bounded::errors::fail_fast | bounded::on_stop::finish);
+  reader r(s);
+  r.ask();
+  poll(io);
+  in.ops.finish(1, asio::error::host_unreachable, 1);
+  poll(io);
+  EXPECT_TRUE(r.waiting()) << "0 and 2 still run";
+  EXPECT_EQ(in.ops.cancelled, 0);
+  in.ops.finish(0, {}, 0);
+  in.ops.finish(2, {}, 2);
+  poll(io);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(what(r.error), std::system_error(asio::error::host_unreachable).what());
+  EXPECT_EQ(in.pulled.size(), 3u);
+  r.ask();
+  poll(io);
+  EXPECT_TRUE(r.ended);
+}
+
+TEST(OnStopFinish, ACancelledWaitCompletesOnceWhatRunsHasFinished) {
+  asio::io_context io;
+  input in{.limit = 2};
+  auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 2,
+                                                             bounded::on_stop::finish);
+  asio::cancellation_signal signal;
+  std::exception_ptr error;
+  bool done = false;
+  s.async_next(asio::bind_cancellation_slot(
+      signal.slot(), [&](std::exception_ptr e, std::optional<value>) { error = e, done = true; }));
+  poll(io);
+  signal.emit(asio::cancellation_type::terminal);
+  poll(io);
+  EXPECT_FALSE(done);
+  in.ops.finish(0, {}, 0);
+  in.ops.finish(1, {}, 1);
+  poll(io);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(what(error), std::system_error(asio::error::operation_aborted).what());
+  EXPECT_EQ(in.ops.cancelled, 0);
+}
+
+TEST(OnStopFinish, OperationsOfADestroyedStreamFinishOnTheirOwn) {
+  asio::io_context io;
+  input in{.limit = 2};
+  {
+    auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 2,
+                                                               bounded::on_stop::finish);
+    reader r(s);
+    r.ask();
+    poll(io);
+  }
+  poll(io);
+  EXPECT_EQ(in.ops.running().size(), 2u) << "not cancelled";
+  in.ops.finish(1, {}, 1);
+  in.ops.finish(0, {}, 0);
+  poll(io); // their handlers touch only the state they share
+  EXPECT_EQ(poll(io), 0u) << "nothing left";
+  EXPECT_EQ(in.pulled.size(), 2u);
+}
+
+TEST(OnStopFinish, CoroutinesRunToTheirEndAfterCancel) {
+  asio::io_context io;
+  int finished = 0;
+  auto job = [&](int) -> awaitable<int> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1ms);
+    co_await t.async_wait(use_awaitable); // cancelled, this would throw
+    ++finished;
+    co_return 0;
+  };
+  std::size_t read = 0;
+  std::uint64_t started = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto s = bounded::as_completed(co_await asio::this_coro::executor,
+                                       std::views::iota(0, 50) | std::views::transform(job), 4,
+                                       bounded::on_stop::finish);
+        while (co_await s.async_next(use_awaitable)) {
+          if (++read == 1) s.cancel();
+        }
+        started = s.counters().started;
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(read, 1u) << "cancel() dropped the results after the first";
+  EXPECT_GE(started, 5u) << "four at first, and a refill before the first was read";
+  EXPECT_EQ(finished, static_cast<int>(started)) << "every coroutine started ran to its end";
 }
 
 TEST(AsCompleted, LimitOneIsOneAtATime) {

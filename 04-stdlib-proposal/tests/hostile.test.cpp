@@ -10,6 +10,7 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -192,6 +193,44 @@ TEST(Hostile, IgnoresACancellationThatArrivesAfterTheWaitCompleted) {
     values += next.value;
   }
   EXPECT_EQ(values, 2);
+}
+
+// Found with the hand-out of coroutine results by a post: a coroutine completes, its result is
+// there and its hand-out queued, and the consumer's cancellation arrives before the hand-out runs.
+// The wait has in effect completed with that value, so the signal must change nothing: handing
+// the value to the cancelled wait and the failure to the next one broke "reading on ends quietly".
+TEST(Hostile, IgnoresACancellationThatArrivesWhileACoroutinesResultIsBeingHandedOut) {
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  for (int i = 0; i < 3; ++i)
+    timers.push_back(
+        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+  auto job = [&](int i) -> awaitable<int> {
+    co_await timers[i]->async_wait(asio::experimental::as_tuple(use_awaitable));
+    co_return i;
+  };
+  auto s = bounded::as_completed(io.get_executor(),
+                                 std::views::iota(0, 3) | std::views::transform(job), 1);
+  asio::cancellation_signal signal;
+  answer first;
+  s.async_next(asio::bind_cancellation_slot(signal.slot(), first.handler()));
+  poll(io);
+  timers[0]->cancel();                            // coroutine 0 resumes at the next poll...
+  signal.emit(asio::cancellation_type::terminal); // ...and the consumer's cancellation after it
+  poll(io);
+  ASSERT_TRUE(first.ran);
+  EXPECT_FALSE(first.error);
+  EXPECT_TRUE(first.value) << "the answer was there before the signal";
+  for (int i = 1; i < 3; ++i) {
+    answer next;
+    s.async_next(next.handler());
+    poll(io);
+    timers[i]->cancel();
+    poll(io);
+    ASSERT_TRUE(next.ran);
+    EXPECT_FALSE(next.error) << "the signal did not stop the stream";
+    EXPECT_TRUE(next.value);
+  }
 }
 
 // Defect 3. With a limit of 1, operation 0 completes later; operation 1, started by the refill

@@ -744,9 +744,11 @@ private:
     if (in_flight_ == 0 && !pulling_) waiter_.reset();
   }
 
-  // A consumer's cancellation, on the executor: it counts only if that consumer still waits.
+  // A consumer's cancellation, on the executor: it counts only if that consumer still waits. A
+  // wait whose answer is there, only its hand-out queued by deliver_soon(), has in effect ended.
   void cancel_wait(std::uint64_t wait) {
     if (!waiter_ || wait_ != wait) return;
+    if (deliver_pending_ && deliverable()) return;
     stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
     deliver(how::dispatch);
   }
