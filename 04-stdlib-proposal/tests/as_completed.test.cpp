@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <ranges>
 #include <set>
@@ -481,14 +482,17 @@ TEST(OnStopFinish, ACancelledWaitCompletesOnceWhatRunsHasFinished) {
 TEST(OnStopFinish, OperationsOfADestroyedStreamFinishOnTheirOwn) {
   asio::io_context io;
   input in{.limit = 2};
-  {
-    auto s = bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 2,
-                                                               bounded::on_stop::finish);
-    reader r(s);
-    r.ask();
-    poll(io);
-  }
+  auto make = [&] {
+    return bounded::as_completed<void(std::error_code, int)>(io.get_executor(), in.range(100), 2,
+                                                             bounded::on_stop::finish);
+  };
+  std::optional<decltype(make())> s(make());
+  reader r(*s);
+  r.ask();
   poll(io);
+  s.reset(); // destroyed with two operations in flight and a consumer waiting
+  poll(io);
+  EXPECT_TRUE(r.error) << "the waiting consumer completes with operation_aborted";
   EXPECT_EQ(in.ops.running().size(), 2u) << "not cancelled";
   in.ops.finish(1, {}, 1);
   in.ops.finish(0, {}, 0);
