@@ -470,7 +470,10 @@ TEST(PipelinedFaults, RetriesWhenTheServerResetsConnectionsAfterKResponses) {
   auto r = run(pipelined(std::to_string(n), server.url()));
   EXPECT_EQ(r.err, "300 requests: ok 300, failed 0\n");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(answered.load(), n) << "a request is sent again only when it was not answered";
+  // Not exactly n: a reset makes the client's kernel drop what it had received and the client had
+  // not read yet, so an answer the server wrote may never reach the client, which then rightly
+  // sends that request again (seen under ASan: 303). The client's count above is exact.
+  EXPECT_GE(answered.load(), n) << "every request reached the server";
 }
 
 TEST(PipelinedFaults, CompletesAgainstAServerThatDoesNotPipeline) {
