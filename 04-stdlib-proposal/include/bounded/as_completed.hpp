@@ -222,9 +222,9 @@ public:
   ///
   /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
   /// thread) cancels every operation in flight (or, under on_stop::finish, starts no more) and
-  /// ends the stream: the wait completes with
-  /// operation_aborted once they have finished, and reading on then ends quietly. A cancellation
-  /// that arrives after the wait has completed changes nothing. One async_next() at a time.
+  /// ends the stream: the wait completes with operation_aborted once they have finished, and
+  /// reading on then ends quietly. A cancellation that arrives after the wait has completed
+  /// changes nothing. One async_next() at a time.
   ///
   /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
   /// associated executor from the stream's executor.
@@ -248,10 +248,10 @@ public:
   }
 
   /// Stops taking input and cancels what runs (under on_stop::finish, lets it finish); results not
-  /// yet handed out are dropped. Reading on
-  /// then reports a failure that had already happened, if any, and ends (with `std::nullopt`)
-  /// once every operation has finished. May be called on any thread: the work is done on the
-  /// stream's executor (at once when called there); a waiting consumer is resumed by a post.
+  /// yet handed out are dropped. Reading on then reports a failure that had already happened, if
+  /// any, and ends (with `std::nullopt`) once every operation has finished. May be called on any
+  /// thread: the work is done on the stream's executor (at once when called there); a waiting
+  /// consumer is resumed by a post.
   void cancel() {
     if (state_) asio::dispatch(state_->executor(), [s = state_] { s->cancel(); });
   }
@@ -650,12 +650,13 @@ public:
   // A coroutine's handler runs inside its co_spawn frame, which is freed only once the handler
   // returns. Starting the next coroutine there would allocate its frames while the old one still
   // holds its block, and Asio's per-thread cache of frame memory would then hand the freed large
-  // blocks to smaller frames, until each place held more than it needs (0.4-0.5 KB a request in
-  // flight, measured). So the hand-out, and with it the next start, waits for a handler of its
-  // own: one for all the completions before it runs. Destroyed unrun, the executor is shutting
-  // down.
+  // blocks to smaller frames, until each place held more than it needs (the allocation test
+  // RefillingPlacesWithCoroutinesCostsNoMoreThanTheFirstFill measures it). So the hand-out, and
+  // with it the next start, waits for a handler of its own: one for all the completions before
+  // it runs, and none when there is nobody to answer (the consumer's next async_next() refills).
+  // Destroyed unrun, the executor is shutting down.
   void deliver_soon() {
-    if (std::exchange(deliver_pending_, true)) return;
+    if (!answerable() || std::exchange(deliver_pending_, true)) return;
     post_or_do([s = this->shared_from_this()](bool running) {
       s->deliver_pending_ = false;
       if (!running) return s->shut_down();
@@ -950,9 +951,12 @@ private:
     return {std::exchange(error_, nullptr), std::nullopt};
   }
 
+  // A consumer waits, and there is an answer for it: a result, or the end.
+  bool answerable() const noexcept { return waiter_ && (deliverable() || finished()); }
+
   // Completes the waiting consumer if there is an answer for it.
   void deliver(how resume) {
-    if (!waiter_ || (!deliverable() && !finished())) return;
+    if (!answerable()) return;
     auto [error, value] = take();
     complete_waiter(resume, error, std::move(value));
   }
