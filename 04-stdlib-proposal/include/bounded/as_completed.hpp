@@ -608,7 +608,7 @@ public:
 
   // The operation started in `index` as `ticket` has completed; `emplace` builds its value.
   template <class Emplace>
-  void complete(std::uint32_t index, std::uint64_t ticket, Emplace emplace) {
+  void complete(std::uint32_t index, std::uint32_t ticket, Emplace emplace) {
     auto& s = slots_[index];
     if (!s.busy || s.ticket != ticket) return; // its initiation threw, and the place was freed
     --in_flight_;
@@ -667,15 +667,28 @@ public:
   // An operation's handler was destroyed without being called: its initiation threw, or its
   // execution context was destroyed. Any thread. Inside the initiation, start() reports it; else
   // it is taken to the executor, and if that is shutting down too, done where it is.
-  static void abandoned(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) {
+  static void abandoned(state* s, std::uint32_t index, std::uint32_t ticket) {
     if (s->starting_.load(std::memory_order_relaxed) == ticket) {
       s->free_place(index);
       s->outcome_ = outcome::dropped;
+      s->handler_gone(); // start()'s caller holds the state
       return;
     }
-    auto& self = *s;
-    self.post_or_do(
-        [s = std::move(s), index, ticket](bool running) { s->abandon(index, ticket, running); });
+    // keep_ changes only when no handler lives, and this one does: a copy is safe on any thread.
+    s->post_or_do([hold = s->keep_, index, ticket](bool running) {
+      hold->abandon(index, ticket, running);
+      hold->handler_gone();
+    });
+  }
+
+  // The handlers of the operations in flight share one reference to the state, keep_, held while
+  // any of them lives; so a handler carries a plain pointer, and each co_spawn frame 16 bytes less
+  // than a std::shared_ptr and the rest would take. On the executor.
+  void handler_made() {
+    if (handlers_++ == 0) keep_ = this->shared_from_this();
+  }
+  void handler_gone() {
+    if (--handlers_ == 0) keep_.reset(); // the caller holds another reference
   }
 
   class operation_handler;
@@ -684,7 +697,7 @@ private:
   struct slot {
     std::optional<value_type> result;
     asio::cancellation_signal cancel;
-    std::uint64_t ticket = 0; // which start this place's operation is
+    std::uint32_t ticket = 0; // which start this place's operation is (see tickets_)
     bool busy = false;
   };
   using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
@@ -724,7 +737,7 @@ private:
     }               // done it in place, as at shutdown (a destructor can do no more)
   }
 
-  void abandon(std::uint32_t index, std::uint64_t ticket, bool running) {
+  void abandon(std::uint32_t index, std::uint32_t ticket, bool running) {
     auto& s = slots_[index];
     if (!s.busy || s.ticket != ticket) return;
     free_place(index);
@@ -850,7 +863,8 @@ private:
       index = static_cast<std::uint32_t>(started_ % capacity());
     }
     auto& s = slots_[index];
-    auto ticket = ++tickets_;
+    if (++tickets_ == 0) ++tickets_; // 0 means none
+    auto ticket = tickets_;
     ++started_;
     ++in_flight_;
     s.busy = true;
@@ -862,9 +876,9 @@ private:
     try {
       if constexpr (is_awaitable<operation_type>::value)
         asio::co_spawn(executor_, std::move(operation),
-                       operation_handler(this->shared_from_this(), index, ticket));
+                       operation_handler(this, index, ticket));
       else
-        std::move(operation)(operation_handler(this->shared_from_this(), index, ticket));
+        std::move(operation)(operation_handler(this, index, ticket));
       starting_.store(0, std::memory_order_relaxed);
       if (std::exchange(outcome_, outcome::running) == outcome::dropped)
         throw std::system_error(asio::error::operation_aborted,
@@ -1056,8 +1070,13 @@ private:
   bool input_done_ = false, stopping_ = false;
   bool emitting_ = false, clear_after_emitting_ = false;
   int depth_ = 0;                          // fill() and stop() calls under way
-  std::uint64_t tickets_ = 0;              // starts so far: each operation's own number
-  std::atomic<std::uint64_t> starting_{0}; // the ticket being started, or 0
+  // Each start's number, wrapping at 2^32: a place's ticket tells its operation's handler from
+  // that of an earlier operation there whose initiation threw but kept its handler, unless that
+  // handler is called some 4 billion starts later (and even then no memory is misused).
+  std::uint32_t tickets_ = 0;
+  std::atomic<std::uint32_t> starting_{0}; // the ticket being started, or 0
+  std::uint32_t handlers_ = 0;             // operation handlers alive
+  std::shared_ptr<state> keep_;            // their reference to this state, while any lives
   outcome outcome_ = outcome::running;     // what it did inside its initiation
   std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
@@ -1079,13 +1098,16 @@ public:
   using executor_type = Executor;
   using cancellation_slot_type = asio::cancellation_slot;
 
-  operation_handler(std::shared_ptr<state> s, std::uint32_t index, std::uint64_t ticket) noexcept
-      : state_(std::move(s)), index_(index), ticket_(ticket) {}
+  operation_handler(state* s, std::uint32_t index, std::uint32_t ticket) noexcept
+      : state_(s), index_(index), ticket_(ticket) {
+    s->handler_made();
+  }
   operation_handler(operation_handler&& other) noexcept
-      : state_(std::move(other.state_)), index_(other.index_), ticket_(other.ticket_) {}
+      : state_(std::exchange(other.state_, nullptr)), index_(other.index_),
+        ticket_(other.ticket_) {}
   operation_handler& operator=(operation_handler&&) = delete;
   ~operation_handler() {
-    if (state_) state::abandoned(std::move(state_), index_, ticket_);
+    if (state_) state::abandoned(state_, index_, ticket_);
   }
 
   executor_type get_executor() const noexcept { return state_->executor(); }
@@ -1095,7 +1117,12 @@ public:
   }
 
   template <class... Args> void operator()(Args&&... args) {
-    auto s = std::move(state_);
+    auto* s = std::exchange(state_, nullptr);
+    auto hold = s->keep_; // whatever the consumer does when answered, the state outlives this call
+    struct gone {
+      state* s;
+      ~gone() { s->handler_gone(); }
+    } guard{s};
     s->complete(index_, ticket_, [&](std::optional<value_type>& result) {
       if constexpr (sizeof...(Args) == 1)
         result.emplace(std::forward<Args>(args)...);
@@ -1105,9 +1132,9 @@ public:
   }
 
 private:
-  std::shared_ptr<state> state_;
+  state* state_; // shares keep_ with the other handlers
   std::uint32_t index_;
-  std::uint64_t ticket_;
+  std::uint32_t ticket_;
 };
 
 // The state of one for_each(): the stream, the function, the caller's handler. It reads the
