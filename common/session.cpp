@@ -55,6 +55,13 @@ struct session::exchange_queue {
 struct session::connection {
   connection(const asio::any_io_executor& executor, http::response_parser::limits limits)
       : socket(executor), parser(limits), in(initial_buffer_bytes, limits.max_head_bytes) {}
+  ~connection() { // the session is gone, and its executor with it: nothing is left to answer them
+    while (!queue.empty()) {
+      auto* x = queue.front();
+      queue.pop_front();
+      x->discard();
+    }
+  }
 
   void arm(std::chrono::milliseconds timeout) noexcept {
     deadline = clock::now() + timeout;
@@ -113,27 +120,6 @@ struct session::connection {
   std::uint64_t generation = 0;          // counts failures: a coroutine of an earlier one stops
 };
 
-/// A request on a pipelined connection, from the moment it joins the connection's queue until
-/// its response or its failure is handed to it. It lives in the frame of the request's coroutine.
-struct session::exchange {
-  exchange(const asio::any_io_executor& executor, std::string_view target)
-      : target(target), wake(executor, clock::time_point::max()) {}
-
-  enum class state { queued, answered, retry };
-  std::string_view target;
-  state current = state::queued;
-  response result;
-  connection* on = nullptr;
-  exchange* next = nullptr; // behind it in its connection's queue
-  asio::steady_timer wake;  // never expires: cancelled to resume the waiting request
-
-  void resolve(enum state s, response r = {}) {
-    current = s;
-    result = std::move(r);
-    wake.cancel();
-  }
-};
-
 void session::exchange_queue::push_back(exchange* x) noexcept {
   x->next = nullptr;
   (head ? tail->next : head) = x;
@@ -148,7 +134,7 @@ void session::exchange_queue::pop_front() noexcept {
 }
 
 /// Everything the watchdog needs, shared with it so that it never outlives what it watches.
-struct session::pool {
+struct session::pool : std::enable_shared_from_this<pool> {
   pool(const asio::any_io_executor& executor, session_options options)
       : executor(executor), options(options), watchdog(executor) {}
 
@@ -214,6 +200,7 @@ struct session::pool {
   }
 
   void join(connection& c, exchange& x) {
+    x.current = exchange::state::queued;
     if (c.queue.empty()) {
       c.busy = true;
       ++busy;
@@ -245,7 +232,9 @@ struct session::pool {
   // one needs a connection that answered a request), and fails otherwise. `fall_back` (a timeout, a
   // `Connection: close`) turns pipelining off when requests were left unanswered behind answered
   // ones.
-  void fail(connection& c, std::string_view step, std::error_code ec, bool fall_back) {
+  // It returns the requests to send again: session::fail() sends them.
+  [[nodiscard]] exchange_queue fail(connection& c, std::string_view step, std::error_code ec,
+                                    bool fall_back) {
     if (ec == asio::error::operation_aborted && c.timed_out)
       ec = std::make_error_code(std::errc::timed_out);
     bool progress = c.exchanges > 0, started = c.received, unanswered = c.sent > 0;
@@ -253,16 +242,32 @@ struct session::pool {
     ++c.generation;
     c.close();
     c.request.clear();
+    exchange_queue failed, again; // answered and retried once the connection is in order
     for (bool front = true; !c.queue.empty(); front = false) {
       auto& x = leave_front(c);
-      if (progress && !(front && started))
-        x.resolve(exchange::state::retry);
-      else
-        x.resolve(exchange::state::answered, response{.step = step, .error = ec});
+      bool retry = progress && !(front && started) && !x.cancelled;
+      x.current = retry ? exchange::state::retry : exchange::state::answered;
+      (retry ? again : failed).push_back(&x);
     }
     c.sent = 0;
     if (fall_back && progress && unanswered) depth = 1;
     recycle(c);
+    while (!failed.empty()) {
+      auto& x = *failed.front();
+      failed.pop_front();
+      if (x.cancelled)
+        answer(x, response{.step = "read", .error = asio::error::operation_aborted});
+      else
+        answer(x, response{.step = step, .error = ec});
+    }
+    return again;
+  }
+
+  // Hands a request its response, or its failure: once, and then it is gone.
+  void answer(exchange& x, response r) {
+    x.current = exchange::state::answered;
+    x.owner = nullptr;
+    x.complete(executor, std::move(r));
   }
 
   // A failed connection takes requests again once its writer and reader have both stopped.
@@ -329,7 +334,7 @@ std::size_t session::connections_opened() const noexcept {
 }
 
 asio::awaitable<response> session::get(std::string url) {
-  if (pool_->options.pipeline > 1) return get_pipelined(std::move(url));
+  if (pipelined()) return async_get(std::move(url), asio::use_awaitable);
   return get_one(std::move(url));
 }
 
@@ -411,38 +416,79 @@ asio::awaitable<std::error_code> session::connect(pool& p, connection& c) {
   co_return std::error_code{};
 }
 
-// HTTP/1.1 pipelining. A request joins a connection that has room (fewer than `depth`
-// requests), appends its bytes to what the connection will write next, and waits on its
-// exchange. Each connection has at most one writer and one reader coroutine: the writer sends
-// a batch, everything that has collected, in one write; the reader parses the responses in
-// order and hands each to the request at the front of the queue. A connection writes its next
-// batch once the last one is all answered, as wrk's pipelining does: writing each refill as it
-// comes would cost a write per request again. And the writer waits for the queue to stop
-// growing before it writes, because the stage refills the freed slots one by one, a few
-// event-loop turns apart.
-asio::awaitable<response> session::get_pipelined(std::string url) {
-  std::string_view authority, target;
-  auto p = pool_;
-  if (!split_url(url, authority, target) || authority != p->authority)
-    co_return response{.step = "url", .error = std::make_error_code(std::errc::invalid_argument)};
+bool session::pipelined() const noexcept {
+  return pool_->options.pipeline > 1;
+}
 
-  exchange x(p->executor, target);
-  do {
-    auto& c = p->pick();
-    p->join(c, x);
-    x.current = exchange::state::queued;
-    if (!c.writing && c.sent == 0) { // else it goes with the next batch
-      c.writing = true;
-      asio::co_spawn(p->executor, write_requests(p, c), rethrow);
-    }
-    watch(p);
-    co_await x.wake.async_wait(use_tuple);
-    if (x.current == exchange::state::queued) { // cancelled by the caller: the connection goes too
-      p->fail(c, "read", asio::error::operation_aborted, false);
-      co_return response{.step = "read", .error = asio::error::operation_aborted};
-    }
-  } while (x.current == exchange::state::retry);
-  co_return std::move(x.result);
+const asio::any_io_executor& session::executor() const noexcept {
+  return pool_->executor;
+}
+
+namespace {
+
+// The answer to a request whose URL is not this session's, posted: a handler is never called
+// inside the call that started its operation. Destroyed unrun, the executor is gone.
+template <class Pool, class Exchange> struct posted_refusal {
+  std::shared_ptr<Pool> p;
+  Exchange* x;
+  posted_refusal(std::shared_ptr<Pool> p, Exchange* x) noexcept : p(std::move(p)), x(x) {}
+  posted_refusal(posted_refusal&& other) noexcept
+      : p(std::move(other.p)), x(std::exchange(other.x, nullptr)) {}
+  ~posted_refusal() {
+    if (x) x->discard();
+  }
+  void operator()() {
+    p->answer(*std::exchange(x, nullptr),
+              response{.step = "url", .error = std::make_error_code(std::errc::invalid_argument)});
+  }
+};
+
+} // namespace
+
+// HTTP/1.1 pipelining. A request is an exchange, allocated with its handler: it joins a
+// connection that has room (fewer than `depth` requests) and appends its bytes to what the
+// connection will write next; no coroutine waits for it. Each connection has at most one writer
+// and one reader coroutine: the writer sends a batch, everything that has collected, in one
+// write; the reader parses the responses in order and hands each to the exchange at the front of
+// the queue, whose handler runs there and then when it shares the session's executor. A
+// connection writes its next batch once the last one is all answered, as wrk's pipelining does:
+// writing each refill as it comes would cost a write per request again. And the writer waits for
+// the queue to stop growing before it writes, because the refills of the freed places may come a
+// few event-loop turns apart.
+void session::send(exchange* x) {
+  std::string_view authority;
+  if (!split_url(x->url, authority, x->target) || authority != pool_->authority)
+    return asio::post(pool_->executor, posted_refusal(pool_, x));
+  send(pool_, *x);
+}
+
+void session::send(const std::shared_ptr<pool>& p, exchange& x) {
+  auto& c = p->pick();
+  x.owner = p.get();
+  p->join(c, x);
+  if (!c.writing && c.sent == 0) { // else it goes with the next batch
+    c.writing = true;
+    asio::co_spawn(p->executor, write_requests(p, c), rethrow);
+  }
+  watch(p);
+}
+
+void session::fail(const std::shared_ptr<pool>& p, connection& c, std::string_view step,
+                   std::error_code ec, bool fall_back) {
+  auto again = p->fail(c, step, ec, fall_back);
+  while (!again.empty()) {
+    auto& x = *again.front();
+    again.pop_front();
+    send(p, x);
+  }
+}
+
+// The caller cancelled a request still on its connection: its response can no longer be told
+// from the next one's, so the connection goes too, and what else was on it is sent again.
+void session::cancel(exchange& x) {
+  if (!x.owner || x.current != exchange::state::queued) return;
+  x.cancelled = true;
+  fail(x.owner->shared_from_this(), *x.on, "read", asio::error::operation_aborted, false);
 }
 
 asio::awaitable<void> session::write_requests(std::shared_ptr<pool> p, connection& c) {
@@ -459,7 +505,7 @@ asio::awaitable<void> session::write_requests(std::shared_ptr<pool> p, connectio
   if (!c.socket.is_open()) {
     auto ec = co_await connect(*p, c);
     if (c.generation != generation) co_return;
-    if (ec) co_return p->fail(c, p->connect_step, ec, false);
+    if (ec) co_return fail(p, c, p->connect_step, ec, false);
     c.parser.reset();
     c.deadline = clock::time_point::max();
   }
@@ -479,7 +525,7 @@ asio::awaitable<void> session::write_requests(std::shared_ptr<pool> p, connectio
     }
     auto [ec, n] = co_await asio::async_write(c.socket, asio::buffer(c.sending), use_tuple);
     if (c.generation != generation) co_return;
-    if (ec) co_return p->fail(c, "write", ec, c.timed_out);
+    if (ec) co_return fail(p, c, "write", ec, c.timed_out);
   }
 }
 
@@ -506,17 +552,17 @@ asio::awaitable<void> session::read_responses(std::shared_ptr<pool> p, connectio
       if (!keep_alive) c.retired = true; // takes no more requests
       ++c.exchanges;
       auto& x = p->leave_front(c);
-      x.resolve(exchange::state::answered,
-                response{.status = c.parser.status(), .body = std::move(c.parser.body())});
+      p->answer(x, response{.status = c.parser.status(), .body = std::move(c.parser.body())});
+      if (c.generation != generation) co_return; // its handler failed the connection
       c.parser.reset();
       c.received = !c.in.empty();
       c.deadline = c.sent > 0 ? clock::now() + p->options.timeout : clock::time_point::max();
       if (!keep_alive) { // what is left was never answered: sent again, without pipelining
         c.received = false;
-        co_return p->fail(c, "read", asio::error::eof, true);
+        co_return fail(p, c, "read", asio::error::eof, true);
       }
     }
-    if (ec) co_return p->fail(c, "read", ec, false);
+    if (ec) co_return fail(p, c, "read", ec, false);
     if (c.sent == 0) { // the batch is answered: the requests that joined since go next
       if (!c.queue.empty() && !c.writing) {
         c.writing = true;
@@ -526,7 +572,7 @@ asio::awaitable<void> session::read_responses(std::shared_ptr<pool> p, connectio
     }
 
     auto space = c.in.space();
-    if (space.size() == 0) co_return p->fail(c, "read", http::error::headers_too_large, false);
+    if (space.size() == 0) co_return fail(p, c, "read", http::error::headers_too_large, false);
     auto [read_error, n] = co_await c.socket.async_read_some(space, use_tuple);
     if (c.generation != generation) co_return;
     c.in.commit(n);
@@ -537,7 +583,7 @@ asio::awaitable<void> session::read_responses(std::shared_ptr<pool> p, connectio
     } else {
       ec = read_error;
     }
-    if (ec) co_return p->fail(c, "read", ec, c.timed_out);
+    if (ec) co_return fail(p, c, "read", ec, c.timed_out);
   }
 }
 

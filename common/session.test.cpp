@@ -3,8 +3,13 @@
 #include "common/http.hpp"
 #include "common/testing.hpp"
 
+#include <asio/bind_allocator.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -12,6 +17,7 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -421,6 +427,142 @@ TEST(SessionPipelining, TurnsPipeliningOffForAServerThatDropsPipelinedRequests) 
   expect_each_completed_once(o);
   EXPECT_EQ(answered.load(), 16);
   EXPECT_EQ(s.connections_opened(), 16u) << "after the timeout, one request per connection";
+}
+
+// async_get(): the same requests as an Asio operation, with plain handlers and no coroutine.
+
+TEST(SessionOperation, CompletesEachPipelinedRequestOnceOutsideTheCallThatStartedIt) {
+  scripted_server server(echo_all);
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 8});
+  outcomes o{std::vector<response>(32), std::vector<int>(32)};
+  bool starting = false, inside = false;
+  for (int i = 0; i < 32; ++i) {
+    starting = true;
+    s.async_get(url.format(i), [&, i](std::exception_ptr e, response r) {
+      inside |= starting;
+      if (e) std::rethrow_exception(e);
+      o.responses[i] = std::move(r);
+      ++o.completions[i];
+    });
+    starting = false;
+  }
+  io.run();
+  EXPECT_EQ(count_ok(o), 32) << describe_failure(o.responses[0]);
+  expect_each_completed_once(o);
+  EXPECT_FALSE(inside) << "a handler ran inside async_get()";
+  EXPECT_EQ(s.connections_opened(), 4u);
+}
+
+TEST(SessionOperation, RunsTheHandlerOnItsOwnExecutor) {
+  scripted_server server(echo_all);
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 4});
+  auto strand = asio::make_strand(io);
+  int on_strand = 0, done = 0;
+  for (int i = 0; i < 8; ++i)
+    s.async_get(url.format(i), asio::bind_executor(strand, [&](std::exception_ptr, response r) {
+                  on_strand += strand.running_in_this_thread();
+                  done += bool(r);
+                }));
+  io.run();
+  EXPECT_EQ(done, 8);
+  EXPECT_EQ(on_strand, 8);
+}
+
+// A handler's allocator, counting what it is asked for.
+template <class T> struct counting_allocator {
+  using value_type = T;
+  int* count;
+  explicit counting_allocator(int* c) noexcept : count(c) {}
+  template <class U> counting_allocator(const counting_allocator<U>& other) noexcept : count(other.count) {}
+  T* allocate(std::size_t n) {
+    ++*count;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  template <class U> bool operator==(const counting_allocator<U>& other) const noexcept {
+    return count == other.count;
+  }
+};
+
+TEST(SessionOperation, AllocatesEachPipelinedRequestWithItsHandlersAllocator) {
+  scripted_server server(echo_all);
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 4});
+  int allocations = 0, done = 0;
+  for (int i = 0; i < 8; ++i)
+    s.async_get(url.format(i),
+                asio::bind_allocator(counting_allocator<void>(&allocations),
+                                     [&](std::exception_ptr, response r) { done += bool(r); }));
+  io.run();
+  EXPECT_EQ(done, 8);
+  EXPECT_GE(allocations, 8) << "each request's entry is allocated with the handler's allocator";
+}
+
+TEST(SessionOperation, CancellingAQueuedRequestFailsItAndSendsTheRestAgain) {
+  // The first connection answers the first of its four requests and then nothing; the client
+  // cancels the second, which ends that connection, and the last two go to a second one.
+  scripted_server server([](asio::ip::tcp::socket& socket, int n) {
+    if (n > 0) return echo_all(socket, n);
+    std::vector<std::string> heads;
+    for (int i = 0; i < 4; ++i)
+      heads.push_back(read_head(socket));
+    asio::write(socket, asio::buffer(echo(heads[0])));
+    read_head(socket); // until the client closes
+  });
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.timeout = 5s, .pipeline = 4});
+  std::array<asio::cancellation_signal, 4> cancel;
+  outcomes o{std::vector<response>(4), std::vector<int>(4)};
+  for (int i = 0; i < 4; ++i)
+    s.async_get(url.format(i), asio::bind_cancellation_slot(
+                                   cancel[i].slot(), [&, i](std::exception_ptr, response r) {
+                                     if (i == 0) cancel[1].emit(asio::cancellation_type::terminal);
+                                     o.responses[i] = std::move(r);
+                                     ++o.completions[i];
+                                   }));
+  io.run();
+  expect_each_completed_once(o);
+  EXPECT_TRUE(o.responses[0]) << describe_failure(o.responses[0]);
+  EXPECT_EQ(o.responses[1].error, asio::error::operation_aborted) << describe_failure(o.responses[1]);
+  EXPECT_TRUE(o.responses[2]) << describe_failure(o.responses[2]);
+  EXPECT_TRUE(o.responses[3]) << describe_failure(o.responses[3]);
+  EXPECT_EQ(s.connections_opened(), 2u);
+}
+
+TEST(SessionOperation, RefusesAUrlOfAnotherServerAfterTheCallReturns) {
+  running_server server;
+  asio::io_context io;
+  url_template url(server.url());
+  session s(io.get_executor(), url, {.pipeline = 4});
+  std::optional<response> r;
+  s.async_get("http://127.0.0.2:1/x", [&](std::exception_ptr, response got) { r = got; });
+  EXPECT_FALSE(r) << "completed inside async_get()";
+  io.run();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->step, "url");
+  EXPECT_EQ(r->error, std::errc::invalid_argument);
+}
+
+TEST(SessionOperation, DestroysTheHandlersOfRequestsThatNeverRan) {
+  running_server server;
+  auto token = std::make_shared<int>(0);
+  int called = 0;
+  {
+    asio::io_context io;
+    url_template url(server.url());
+    session s(io.get_executor(), url, {.pipeline = 4});
+    for (int i = 0; i < 6; ++i)
+      s.async_get(url.format(i), [&called, token](std::exception_ptr, response) { ++called; });
+    EXPECT_EQ(token.use_count(), 7);
+  } // the session, then the io_context that never ran
+  EXPECT_EQ(called, 0);
+  EXPECT_EQ(token.use_count(), 1) << "a handler was leaked";
 }
 
 } // namespace
