@@ -263,11 +263,12 @@ struct session::pool : std::enable_shared_from_this<pool> {
     return again;
   }
 
-  // Hands a request its response, or its failure: once, and then it is gone.
-  void answer(exchange& x, response r) {
+  // Hands a request its response, or its failure: once, and then it is gone. `on_io`: the
+  // caller runs on the session's executor (its reader does).
+  void answer(exchange& x, response r, bool on_io = false) {
     x.current = exchange::state::answered;
     x.owner = nullptr;
-    x.complete(executor, std::move(r));
+    x.complete(executor, std::move(r), on_io);
   }
 
   // A failed connection takes requests again once its writer and reader have both stopped.
@@ -552,7 +553,8 @@ asio::awaitable<void> session::read_responses(std::shared_ptr<pool> p, connectio
       if (!keep_alive) c.retired = true; // takes no more requests
       ++c.exchanges;
       auto& x = p->leave_front(c);
-      p->answer(x, response{.status = c.parser.status(), .body = std::move(c.parser.body())});
+      p->answer(x, response{.status = c.parser.status(), .body = std::move(c.parser.body())},
+                /*on_io=*/true);
       if (c.generation != generation) co_return; // its handler failed the connection
       c.parser.reset();
       c.received = !c.in.empty();

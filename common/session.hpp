@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace common {
 
@@ -118,8 +119,9 @@ private:
     connection* on = nullptr;     // the connection it is queued on
     exchange* next = nullptr;     // behind it in that connection's queue
     asio::cancellation_slot slot; // its handler's, if connected
-    /// Frees this, then hands `r` to the handler on its executor.
-    virtual void complete(const asio::any_io_executor& io, response r) = 0;
+    /// Frees this, then hands `r` to the handler on its executor: there and then when that is
+    /// `io` and the caller runs on it (`on_io`), else through asio::dispatch.
+    virtual void complete(const asio::any_io_executor& io, response&& r, bool on_io) = 0;
     /// Frees this and its handler without calling it: the session is gone with it unanswered.
     virtual void discard() noexcept = 0;
 
@@ -145,10 +147,12 @@ private:
       return x;
     }
 
-    void complete(const asio::any_io_executor& io, response r) override {
+    void complete(const asio::any_io_executor& io, response&& r, bool on_io) override {
       Handler h = std::move(handler);
       free(asio::get_associated_allocator(h));
       auto ex = asio::get_associated_executor(h, io);
+      if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>)
+        if (on_io && ex == io) return std::move(h)(std::exception_ptr(), std::move(r));
       asio::dispatch(ex, [h = std::move(h), r = std::move(r)]() mutable {
         std::move(h)(std::exception_ptr(), std::move(r));
       });
