@@ -2,8 +2,7 @@
 // generator of requests and the same limit; bounded::as_completed() replaces the hand-written
 // limited_as_completed(). It waits for completions instead of polling for them, so the CPU rests
 // while the requests wait on the server, and it bounds the results that have not been read yet
-// as well as the requests in flight. And since it starts any Asio operation, not only coroutines,
-// a request here is the session's async_get().
+// as well as the requests in flight.
 #include "common/args.hpp"
 #include "common/errors.hpp"
 #include "common/session.hpp"
@@ -30,10 +29,9 @@ using common::url_template;
 
 constexpr std::size_t limit = 1000; // requests in flight at once, as in the article
 
-// The article's fetch(): GET the URL and read the whole body. Nothing runs until the stream
-// starts it. An Asio operation rather than a coroutine: pipelined, a request then needs no frame.
-auto fetch(std::string url, session& session) {
-  return session.async_get(std::move(url), common::deferred);
+// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
+awaitable<response> fetch(std::string url, session& session) {
+  return session.get(std::move(url));
 }
 
 template <class Coros>
