@@ -446,16 +446,16 @@ template <class Pool, class Exchange> struct posted_refusal {
 
 } // namespace
 
-// HTTP/1.1 pipelining. A request is an exchange, allocated with its handler: it joins a
-// connection that has room (fewer than `depth` requests) and appends its bytes to what the
-// connection will write next; no coroutine waits for it. Each connection has at most one writer
-// and one reader coroutine: the writer sends a batch, everything that has collected, in one
-// write; the reader parses the responses in order and hands each to the exchange at the front of
-// the queue, whose handler runs there and then when it shares the session's executor. A
-// connection writes its next batch once the last one is all answered, as wrk's pipelining does:
-// writing each refill as it comes would cost a write per request again. And the writer waits for
-// the queue to stop growing before it writes, because the refills of the freed places may come a
-// few event-loop turns apart.
+// HTTP/1.1 pipelining. A request is an exchange, allocated with its handler (for get(), the one
+// that resumes the request's coroutine): it joins a connection that has room (fewer than `depth`
+// requests) and appends its bytes to what the connection will write next. Each connection has at
+// most one writer and one reader coroutine: the writer sends a batch, everything that has
+// collected, in one write; the reader parses the responses in order and hands each to the exchange
+// at the front of the queue, whose handler runs there and then when it shares the session's
+// executor. A connection writes its next batch once the last one is all answered, as wrk's
+// pipelining does: writing each refill as it comes would cost a write per request again. And the
+// writer waits for the queue to stop growing before it writes, because the refills of the freed
+// places may come a few event-loop turns apart.
 void session::send(exchange* x) {
   std::string_view authority;
   if (!split_url(x->url, authority, x->target) || authority != pool_->authority)
