@@ -87,7 +87,11 @@ public:
   /// then no coroutine at all, only an entry in its connection's queue that holds the handler,
   /// allocated with the handler's allocator; without pipelining it runs get() in a coroutine.
   /// The handler runs on its associated executor (the session's by default); a connected
-  /// cancellation slot cancels the request, and with it the connection it was sent on.
+  /// cancellation slot cancels the request, and with it the connection it was sent on. Without
+  /// pipelining the handler is called from inside the coroutine's frame: a caller that starts the
+  /// next request from there (bounded::as_completed does, for an operation that is not a
+  /// coroutine) holds both requests' frames at once, which fragmented the heap by about 0.5 KB per
+  /// request in flight (docs/syscalls.md); stage 04 starts get() instead.
   template <class CompletionToken> auto async_get(std::string url, CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(std::exception_ptr, response)>(
         [this](auto handler, std::string url) {
