@@ -15,12 +15,6 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/version.hpp>
-#if ASIO_VERSION >= 102400
-#include <asio/deferred.hpp>
-#else
-#include <asio/experimental/deferred.hpp>
-#endif
 
 #include <chrono>
 #include <cstddef>
@@ -32,14 +26,6 @@
 #include <type_traits>
 
 namespace common {
-
-/// Asio's completion token for an operation that starts only when it is called with a handler
-/// (asio::deferred from Asio 1.24 on, asio::experimental::deferred before).
-#if ASIO_VERSION >= 102400
-inline constexpr auto deferred = asio::deferred;
-#else
-inline constexpr auto deferred = asio::experimental::deferred;
-#endif
 
 /// Knobs of a session.
 struct session_options {

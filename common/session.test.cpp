@@ -477,7 +477,8 @@ template <class T> struct counting_allocator {
   using value_type = T;
   int* count;
   explicit counting_allocator(int* c) noexcept : count(c) {}
-  template <class U> counting_allocator(const counting_allocator<U>& other) noexcept : count(other.count) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept : count(other.count) {}
   T* allocate(std::size_t n) {
     ++*count;
     return std::allocator<T>().allocate(n);
@@ -529,7 +530,8 @@ TEST(SessionOperation, CancellingAQueuedRequestFailsItAndSendsTheRestAgain) {
   io.run();
   expect_each_completed_once(o);
   EXPECT_TRUE(o.responses[0]) << describe_failure(o.responses[0]);
-  EXPECT_EQ(o.responses[1].error, asio::error::operation_aborted) << describe_failure(o.responses[1]);
+  EXPECT_EQ(o.responses[1].error, asio::error::operation_aborted)
+      << describe_failure(o.responses[1]);
   EXPECT_TRUE(o.responses[2]) << describe_failure(o.responses[2]);
   EXPECT_TRUE(o.responses[3]) << describe_failure(o.responses[3]);
   EXPECT_EQ(s.connections_opened(), 2u);

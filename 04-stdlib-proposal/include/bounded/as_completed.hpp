@@ -875,8 +875,7 @@ private:
     starting_.store(ticket, std::memory_order_relaxed);
     try {
       if constexpr (is_awaitable<operation_type>::value)
-        asio::co_spawn(executor_, std::move(operation),
-                       operation_handler(this, index, ticket));
+        asio::co_spawn(executor_, std::move(operation), operation_handler(this, index, ticket));
       else
         std::move(operation)(operation_handler(this, index, ticket));
       starting_.store(0, std::memory_order_relaxed);
@@ -1069,7 +1068,7 @@ private:
   bool begun_ = false;                        // the first async_next() has come
   bool input_done_ = false, stopping_ = false;
   bool emitting_ = false, clear_after_emitting_ = false;
-  int depth_ = 0;                          // fill() and stop() calls under way
+  int depth_ = 0; // fill() and stop() calls under way
   // Each start's number, wrapping at 2^32: a place's ticket tells its operation's handler from
   // that of an earlier operation there whose initiation threw but kept its handler, unless that
   // handler is called some 4 billion starts later (and even then no memory is misused).
@@ -1103,8 +1102,8 @@ public:
     s->handler_made();
   }
   operation_handler(operation_handler&& other) noexcept
-      : state_(std::exchange(other.state_, nullptr)), index_(other.index_),
-        ticket_(other.ticket_) {}
+      : state_(std::exchange(other.state_, nullptr)), index_(other.index_), ticket_(other.ticket_) {
+  }
   operation_handler& operator=(operation_handler&&) = delete;
   ~operation_handler() {
     if (state_) state::abandoned(state_, index_, ticket_);
