@@ -456,4 +456,35 @@ TEST(Hostile, TakesAbandonedOperationsToTheStreamsThread) {
   runner.join();
 }
 
+// The results of coroutines that complete together go out in one loop (deliver()). A consumer
+// that destroys the stream from inside its handler, with more results ready, must end that loop:
+// nothing more is handed out, and the coroutine started by the refill finishes in the
+// background.
+TEST(Hostile, EndsTheHandOutWhenTheConsumerDestroysTheStreamInItsHandler) {
+  asio::io_context io;
+  int finished = 0;
+  auto job = [&](int i) -> awaitable<int> {
+    co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
+    ++finished;
+    co_return i;
+  };
+  auto make = [&] {
+    return bounded::as_completed(io.get_executor(),
+                                 std::views::iota(0, 8) | std::views::transform(job), 4,
+                                 bounded::on_stop::finish);
+  };
+  std::optional<decltype(make())> s(make());
+  int answers = 0;
+  std::exception_ptr last;
+  s->async_next([&](std::exception_ptr, auto) {
+    ++answers;
+    s->async_next([&](std::exception_ptr e, auto) { ++answers, last = e; });
+    s.reset(); // three more results are ready: the loop must stop at the waiting consumer
+  });
+  io.run();
+  EXPECT_EQ(answers, 2) << "the first result, then the end of the wait in flight";
+  EXPECT_EQ(what(last), std::system_error(asio::error::operation_aborted).what());
+  EXPECT_EQ(finished, 5) << "four at once, and the one the first hand-out refilled";
+}
+
 } // namespace

@@ -469,7 +469,8 @@ requires(std::ranges::input_range<Ops> ||
 //                               deliver() hands out what the consumer waits for.
 //   deliver() -> take()         takes the next result, refills its place *before* handing the
 //                               result out (so the operations keep running while the consumer
-//                               works), and resumes the consumer.
+//                               works), and resumes the consumer; in a loop, so that a consumer
+//                               that asks again from its handler gets what else is ready.
 //   stop()                      no more input; emits cancellation on every busy place. A failure
 //                               is kept in error_ and handed out once nothing runs.
 //   cancel(), detach(),         the owner stops the stream or goes away; a consumer's
@@ -570,7 +571,9 @@ public:
     }
     begun_ = true;
     fill();
-    if (deliverable() || finished()) { // an answer now: never complete inside the initiation
+    // An answer now: never complete inside the initiation. Asked from a handler that deliver()
+    // runs, the consumer waits instead, and deliver()'s loop answers it once the handler returns.
+    if (!delivering_ && (deliverable() || finished())) {
       auto [error, value] = take();
       post_completion(std::forward<Handler>(handler), error, std::move(value));
       return;
@@ -653,8 +656,8 @@ public:
   // blocks to smaller frames, until each place held more than it needs (the allocation test
   // RefillingPlacesWithCoroutinesCostsNoMoreThanTheFirstFill measures it). So the hand-out, and
   // with it the next start, waits for a handler of its own: one for all the completions before
-  // it runs, and none when there is nobody to answer (the consumer's next async_next() refills).
-  // Destroyed unrun, the executor is shutting down.
+  // it runs (deliver() hands them all out), and none when there is nobody to answer (the
+  // consumer's next async_next() refills). Destroyed unrun, the executor is shutting down.
   void deliver_soon() {
     if (!answerable() || std::exchange(deliver_pending_, true)) return;
     post_or_do([s = this->shared_from_this()](bool running) {
@@ -713,21 +716,21 @@ private:
   template <class F> class posted_or_destroyed {
   public:
     explicit posted_or_destroyed(F f) : f_(std::move(f)) {}
-    posted_or_destroyed(posted_or_destroyed&& other) noexcept : f_(std::move(other.f_)) {
-      other.f_.reset();
-    }
+    posted_or_destroyed(posted_or_destroyed&& other) noexcept
+        : f_(std::move(other.f_)), armed_(std::exchange(other.armed_, false)) {}
     posted_or_destroyed& operator=(posted_or_destroyed&&) = delete;
     ~posted_or_destroyed() {
-      if (f_) (*f_)(false);
+      if (armed_) f_(false);
     }
     void operator()() {
-      auto f = std::move(*f_);
-      f_.reset();
+      armed_ = false;
+      auto f = std::move(f_);
       f(true);
     }
 
   private:
-    std::optional<F> f_;
+    F f_;
+    bool armed_ = true;
   };
 
   template <class F> void post_or_do(F f) {
@@ -967,11 +970,21 @@ private:
   // A consumer waits, and there is an answer for it: a result, or the end.
   bool answerable() const noexcept { return waiter_ && (deliverable() || finished()); }
 
-  // Completes the waiting consumer if there is an answer for it.
+  // Completes the waiting consumer while there is an answer for it. A consumer that asks again
+  // from inside its handler (as a coroutine or a for_each does) is answered by the next turn of
+  // the loop, once that handler has returned: so the answers a batch of completions made ready
+  // go out in one run, without a post each, and without the stack growing.
   void deliver(how resume) {
-    if (!answerable()) return;
-    auto [error, value] = take();
-    complete_waiter(resume, error, std::move(value));
+    if (delivering_) return; // called from inside a handler the loop runs: the loop goes on
+    delivering_ = true;
+    struct delivered {
+      bool& b;
+      ~delivered() { b = false; }
+    } scope{delivering_};
+    while (answerable()) {
+      auto [error, value] = take();
+      complete_waiter(resume, error, std::move(value));
+    }
   }
 
   void complete_waiter(how resume, std::exception_ptr error,
@@ -1081,6 +1094,7 @@ private:
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
   bool pulling_ = false;                   // asynchronous input: a request under way
   bool deliver_pending_ = false;           // a deliver_soon() handler is queued
+  bool delivering_ = false;                // deliver()'s loop is running
   std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
   asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
   atomic_counters counters_;
