@@ -83,7 +83,7 @@ for c in "${clients[@]}"; do say "  ${c%%=*}: $(shown "${c#*=}")"; done
 for n in "${notes[@]}"; do say "$n"; done
 say ""
 
-declare -A kb
+declare -A kb every
 for limit in $limits; do
   for c in "${clients[@]}"; do
     label=${c%%=*} client=${c#*=} values=""
@@ -95,6 +95,7 @@ for limit in $limits; do
       values+="$(echo "$run" | sed -n 's/.*Memory usage: \([0-9]*\)KB.*/\1/p') "
     done
     kb[$label,$limit]=$(echo "$values" | tr ' ' '\n' | grep . | median)
+    every[$label,$limit]=${values% }
     echo "  $label --limit $limit: ${kb[$label,$limit]} KB" >&2
   done
 done
@@ -122,6 +123,11 @@ done
 say ""
 say "KB/place: (peak at this limit - peak at the previous one) / (difference of the limits), the"
 say "memory each further request in flight costs; the first row has no previous limit."
+say ""
+say "Every run, KB:"
+for limit in $limits; do
+  for c in "${clients[@]}"; do say "  ${c%%=*} --limit $limit: ${every[${c%%=*},$limit]}"; done
+done
 
 [ $heaptrack -eq 1 ] || { echo "Written to $out" >&2; exit 0; }
 

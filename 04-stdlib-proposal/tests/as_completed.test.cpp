@@ -245,32 +245,6 @@ TEST(AsCompleted, RefillsBeforeHandingOutAResult) {
   EXPECT_EQ(in.ops.running(), (std::vector<int>{1, 2}));
 }
 
-// Coroutines that complete in one turn of the event loop are handed out by one handler: a
-// consumer that asks again from inside its handler is answered by deliver()'s loop, not by a
-// post per result (each of which cost the reactor a poll: docs/syscalls.md).
-TEST(AsCompleted, HandsOutResultsReadyTogetherInOneHandler) {
-  asio::io_context io;
-  auto job = [](int i) -> awaitable<int> {
-    co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
-    co_return i;
-  };
-  auto s = bounded::as_completed(io.get_executor(),
-                                 std::views::iota(0, 3) | std::views::transform(job), 3);
-  int turn = 0;           // io.run_one() calls so far
-  std::vector<int> turns; // the turn each answer came in
-  std::function<void()> ask = [&] {
-    s.async_next([&](std::exception_ptr, std::optional<std::tuple<std::exception_ptr, int>> v) {
-      turns.push_back(turn);
-      if (v) ask();
-    });
-  };
-  ask();
-  while (io.run_one())
-    ++turn;
-  ASSERT_EQ(turns.size(), 4u) << "three results and the end";
-  EXPECT_EQ(turns.front(), turns.back()) << "all four answers in one handler";
-}
-
 TEST(AsCompleted, AllowsOneAsyncNextAtATime) {
   asio::io_context io;
   input in{.limit = 2};

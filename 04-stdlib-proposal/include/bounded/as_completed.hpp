@@ -469,8 +469,7 @@ requires(std::ranges::input_range<Ops> ||
 //                               deliver() hands out what the consumer waits for.
 //   deliver() -> take()         takes the next result, refills its place *before* handing the
 //                               result out (so the operations keep running while the consumer
-//                               works), and resumes the consumer; in a loop, so that a consumer
-//                               that asks again from its handler gets what else is ready.
+//                               works), and resumes the consumer.
 //   stop()                      no more input; emits cancellation on every busy place. A failure
 //                               is kept in error_ and handed out once nothing runs.
 //   cancel(), detach(),         the owner stops the stream or goes away; a consumer's
@@ -571,9 +570,7 @@ public:
     }
     begun_ = true;
     fill();
-    // An answer now: never complete inside the initiation. Asked from a handler that deliver()
-    // runs, the consumer waits instead, and deliver()'s loop answers it once the handler returns.
-    if (!delivering_ && (deliverable() || finished())) {
+    if (deliverable() || finished()) { // an answer now: never complete inside the initiation
       auto [error, value] = take();
       post_completion(std::forward<Handler>(handler), error, std::move(value));
       return;
@@ -656,8 +653,8 @@ public:
   // blocks to smaller frames, until each place held more than it needs (the allocation test
   // RefillingPlacesWithCoroutinesCostsNoMoreThanTheFirstFill measures it). So the hand-out, and
   // with it the next start, waits for a handler of its own: one for all the completions before
-  // it runs (deliver() hands them all out), and none when there is nobody to answer (the
-  // consumer's next async_next() refills). Destroyed unrun, the executor is shutting down.
+  // it runs, and none when there is nobody to answer (the consumer's next async_next() refills).
+  // Destroyed unrun, the executor is shutting down.
   void deliver_soon() {
     if (!answerable() || std::exchange(deliver_pending_, true)) return;
     post_or_do([s = this->shared_from_this()](bool running) {
@@ -970,21 +967,11 @@ private:
   // A consumer waits, and there is an answer for it: a result, or the end.
   bool answerable() const noexcept { return waiter_ && (deliverable() || finished()); }
 
-  // Completes the waiting consumer while there is an answer for it. A consumer that asks again
-  // from inside its handler (as a coroutine or a for_each does) is answered by the next turn of
-  // the loop, once that handler has returned: so the answers a batch of completions made ready
-  // go out in one run, without a post each, and without the stack growing.
+  // Completes the waiting consumer if there is an answer for it.
   void deliver(how resume) {
-    if (delivering_) return; // called from inside a handler the loop runs: the loop goes on
-    delivering_ = true;
-    struct delivered {
-      bool& b;
-      ~delivered() { b = false; }
-    } scope{delivering_};
-    while (answerable()) {
-      auto [error, value] = take();
-      complete_waiter(resume, error, std::move(value));
-    }
+    if (!answerable()) return;
+    auto [error, value] = take();
+    complete_waiter(resume, error, std::move(value));
   }
 
   void complete_waiter(how resume, std::exception_ptr error,
@@ -1094,7 +1081,6 @@ private:
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
   bool pulling_ = false;                   // asynchronous input: a request under way
   bool deliver_pending_ = false;           // a deliver_soon() handler is queued
-  bool delivering_ = false;                // deliver()'s loop is running
   std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
   asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
   atomic_counters counters_;
