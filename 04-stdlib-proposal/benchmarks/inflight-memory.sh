@@ -5,8 +5,8 @@
 # Writes RESULTS/memory-per-inflight.txt (and memory-per-inflight-heaptrack.txt). Not a test.
 #
 # Usage: 04-stdlib-proposal/benchmarks/inflight-memory.sh [--requests N] [--limits "L1 L2 ..."]
-#          [--runs R] [--client LABEL=PATH]... [--heaptrack] [--results DIR] [--name NAME]
-#          [--note TEXT]
+#          [--runs R] [--client LABEL=PATH]... [--heaptrack] [--heaptrack-limit L]
+#          [--heaptrack-requests N] [--results DIR] [--name NAME] [--note TEXT]
 # Example: 04-stdlib-proposal/benchmarks/inflight-memory.sh --limits "1000 10000 18000" --heaptrack
 set -euo pipefail
 
@@ -19,13 +19,13 @@ limits="1000 10000 18000" # the limits the table shows
 runs=1                    # runs per cell; the median is reported (peak memory varies little)
 heaptrack=0
 heaptrack_requests=30000 # enough for the heap to reach its peak at limit 10,000
-heaptrack_limit=10000
+heaptrack_limit=10000    # the limit of the heaptrack runs (--heaptrack-limit)
 server_args="--port 0 --max-delay 3 --delay-unit s"
 clients=()
 notes=() # lines printed under the header, e.g. how a --client was built
 
 usage() {
-  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--results DIR] [--name NAME] [--note TEXT]" >&2
+  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--heaptrack-limit L] [--heaptrack-requests N] [--results DIR] [--name NAME] [--note TEXT]" >&2
   echo "Example: inflight-memory.sh --limits \"1000 10000 18000\" --heaptrack" >&2
   exit 2
 }
@@ -36,6 +36,8 @@ while [ $# -gt 0 ]; do
     --runs) runs=${2:?}; shift ;;
     --client) clients+=("${2:?}"); shift ;;
     --heaptrack) heaptrack=1 ;;
+    --heaptrack-limit) heaptrack_limit=${2:?}; shift ;;
+    --heaptrack-requests) heaptrack_requests=${2:?}; shift ;;
     --results) results=${2:?}; shift ;;
     --name) name=${2:?}; shift ;;
     --note) notes+=("${2:?}"); shift ;;
