@@ -184,6 +184,7 @@ for c in "${clients[@]}"; do
       if (s ~ /register_descriptor/) return "epoll descriptor state"
       if (s ~ /format_request/) return "session: request bytes"
       if (s ~ /url_template::format/) return "URL string"
+      if (s ~ /initiate_async_range_connect/) return "async_connect: its copy of the endpoints"
       if (s ~ /ensure_future/ && s ~ /make_shared/) return "stage 03: future"
       if (s ~ /limited_as_completed/) return "stage 03: vector of futures"
       if (s ~ /bounded::/ || s ~ /as_completed.hpp/) return "stage 04: the places (slots, free and ready lists)"
