@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Memory per request in flight: the peak memory of stage 03 (the hand-written loop) and stage 04
 # (the library) at several limits, with the article's 0-3 s delays so that every place is in use,
-# and (with --heaptrack) what the heap holds at its peak, sorted into the parts of one request.
-# Writes RESULTS/memory-per-inflight.txt (and memory-per-inflight-heaptrack.txt). Not a test.
+# and (with --heaptrack) what the heap holds at its peak, sorted into the parts of one request, and
+# (with --smaps) which mappings the resident set is in at its peak: malloc's heap, other anonymous
+# memory (blocks malloc maps on their own), the program and its libraries.
+# Writes RESULTS/NAME.txt (and NAME-heaptrack.txt, NAME-smaps.txt). Not a test.
 #
 # Usage: 04-stdlib-proposal/benchmarks/inflight-memory.sh [--requests N] [--limits "L1 L2 ..."]
 #          [--runs R] [--client LABEL=PATH]... [--heaptrack] [--heaptrack-limit L]
-#          [--heaptrack-requests N] [--results DIR] [--name NAME] [--note TEXT]
+#          [--heaptrack-requests N] [--smaps] [--results DIR] [--name NAME] [--note TEXT]
 # Example: 04-stdlib-proposal/benchmarks/inflight-memory.sh --limits "1000 10000 18000" --heaptrack
 set -euo pipefail
 
@@ -19,13 +21,14 @@ limits="1000 10000 18000" # the limits the table shows
 runs=1                    # runs per cell; the median is reported (peak memory varies little)
 heaptrack=0
 heaptrack_requests=30000 # enough for the heap to reach its peak at limit 10,000
-heaptrack_limit=10000    # the limit of the heaptrack runs (--heaptrack-limit)
+heaptrack_limit=10000    # the limit of the heaptrack runs (--heaptrack-limit), and of the smaps ones
+smaps=0
 server_args="--port 0 --max-delay 3 --delay-unit s"
 clients=()
 notes=() # lines printed under the header, e.g. how a --client was built
 
 usage() {
-  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--heaptrack-limit L] [--heaptrack-requests N] [--results DIR] [--name NAME] [--note TEXT]" >&2
+  echo "Usage: inflight-memory.sh [--requests N] [--limits \"L1 L2 ...\"] [--runs R] [--client LABEL=PATH]... [--heaptrack] [--heaptrack-limit L] [--heaptrack-requests N] [--smaps] [--results DIR] [--name NAME] [--note TEXT]" >&2
   echo "Example: inflight-memory.sh --limits \"1000 10000 18000\" --heaptrack" >&2
   exit 2
 }
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --heaptrack) heaptrack=1 ;;
     --heaptrack-limit) heaptrack_limit=${2:?}; shift ;;
     --heaptrack-requests) heaptrack_requests=${2:?}; shift ;;
+    --smaps) smaps=1 ;;
     --results) results=${2:?}; shift ;;
     --name) name=${2:?}; shift ;;
     --note) notes+=("${2:?}"); shift ;;
@@ -131,12 +135,9 @@ for limit in $limits; do
   for c in "${clients[@]}"; do say "  ${c%%=*} --limit $limit: ${every[${c%%=*},$limit]}"; done
 done
 
-[ $heaptrack -eq 1 ] || { echo "Written to $out" >&2; exit 0; }
+[ $heaptrack -eq 1 ] || [ $smaps -eq 1 ] || { echo "Written to $out" >&2; exit 0; }
 
-# --- heaptrack: the heap at its peak, sorted into the parts of a request ------------------------
-hout=$results/$name-heaptrack.txt
-: >"$hout"
-hsay() { echo "$*" | tee -a "$hout"; }
+# One server for the runs below.
 work=$(mktemp -d)
 log=$work/server.log
 "$bin/server" $server_args >"$log" 2>&1 &
@@ -144,6 +145,12 @@ server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
 port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$log" | head -n 1)
+
+# --- heaptrack: the heap at its peak, sorted into the parts of a request ------------------------
+if [ $heaptrack -eq 1 ]; then
+hout=$results/$name-heaptrack.txt
+: >"$hout"
+hsay() { echo "$*" | tee -a "$hout"; }
 
 hsay "The heap at its peak (heaptrack), sorted into the parts of one request in flight"
 hsay "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $commit; $(heaptrack --version 2>&1 | head -n 1)"
@@ -206,4 +213,40 @@ hsay ""
 hsay "Frames are sorted by where their block was first allocated: Asio keeps freed frame blocks in"
 hsay "a small per-thread cache and gives them to the next frame that fits, so one site's block may"
 hsay "hold another coroutine's frame. Compare the frames' sums, not the lines."
-echo "Written to $out and $hout" >&2
+echo "Written to $hout" >&2
+fi
+
+# --- smaps: where the resident set is at its peak -----------------------------------------------
+if [ $smaps -eq 1 ]; then
+sout=$results/$name-smaps.txt
+: >"$sout"
+ssay() { echo "$*" | tee -a "$sout"; }
+ssay "Where the resident set is at its peak: /proc/PID/smaps, read whenever VmRSS reached a new high"
+ssay "(sampled every 0.1 s), its Rss summed by mapping"
+ssay "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $commit"
+ssay "Each: CLIENT $requests --limit $heaptrack_limit --url http://127.0.0.1:PORT/{}, against one server: build/bin/server $server_args"
+for c in "${clients[@]}"; do
+  label=${c%%=*} client=${c#*=}
+  PROGRESS=0 "$client" "$requests" --limit "$heaptrack_limit" --url "http://127.0.0.1:$port/{}" \
+    >"$work/$label.out" 2>&1 &
+  pid=$! best=0
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    if [ "${rss:-0}" -gt "$best" ] && cat "/proc/$pid/smaps" >"$work/$label.smaps" 2>/dev/null; then best=$rss; fi
+    sleep 0.1
+  done
+  wait "$pid" || true
+  grep -q "failed 0" "$work/$label.out" ||
+    { echo "inflight-memory.sh: $label failed:" >&2; cat "$work/$label.out" >&2; exit 1; }
+  ssay ""
+  ssay "== $label: $(shown "$client"), resident set at its peak: $best KB"
+  awk -v program="$(basename "$client")" '
+    /^[0-9a-f]+-[0-9a-f]+ / { path = $6; n = split(path, p, "/"); base = p[n]
+      kind = path == "[heap]" ? "malloc heap ([heap])" : path == "" ? "anonymous (blocks mapped apart from the heap)" :
+             base == program ? "the program" : base ~ /\.so/ ? "shared libraries" : "other (stack, vdso)" }
+    /^Rss:/ { kb[kind] += $2 }
+    END { for (k in kb) printf "  %8d KB  %s\n", kb[k], k | "sort -k1,1nr" }' "$work/$label.smaps" | tee -a "$sout"
+done
+echo "Written to $sout" >&2
+fi
+echo "Written to $out" >&2
