@@ -241,9 +241,14 @@ for c in "${clients[@]}"; do
   ssay ""
   ssay "== $label: $(shown "$client"), resident set at its peak: $best KB"
   awk -v program="$(basename "$client")" '
-    /^[0-9a-f]+-[0-9a-f]+ / { path = $6; n = split(path, p, "/"); base = p[n]
-      kind = path == "[heap]" ? "malloc heap ([heap])" : path == "" ? "anonymous (blocks mapped apart from the heap)" :
-             base == program ? "the program" : base ~ /\.so/ ? "shared libraries" : "other (stack, vdso)" }
+    /^[0-9a-f]+-[0-9a-f]+ / {
+      path = $6; n = split(path, p, "/"); base = p[n]
+      if (path == "[heap]") kind = "malloc heap ([heap])"
+      else if (path == "") kind = "anonymous (blocks mapped apart from the heap)"
+      else if (base == program) kind = "the program"
+      else if (base ~ /\.so/) kind = "shared libraries"
+      else kind = "other (stack, vdso)"
+    }
     /^Rss:/ { kb[kind] += $2 }
     END { for (k in kb) printf "  %8d KB  %s\n", kb[k], k | "sort -k1,1nr" }' "$work/$label.smaps" | tee -a "$sout"
 done
