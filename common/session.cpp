@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t initial_buffer_bytes = 128; // a whole "Hello, World!" response (93 bytes) fits
+// A connection's first read buffer: the server's whole "Hello, World!" response (93 bytes) fits.
+constexpr std::size_t initial_buffer_bytes = 128;
 
 // Errors that mean the server closed a reused keep-alive connection before reading the request.
 bool is_stale_connection(std::error_code ec) {
