@@ -8,10 +8,13 @@
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution/context.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/channel.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/query.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
@@ -785,6 +788,40 @@ TEST(AsCompleted, WorksWithFuturesAndDeferredTokens) {
   EXPECT_EQ(second.get_future().get(), 10);
   work.reset();
   runner.join();
+}
+
+// On a type-erased executor an operation's handler names a reference to the stream's executor,
+// one pointer wide, and what is posted or dispatched through it runs there.
+TEST(AsCompleted, AHandlersExecutorRefersToTheStreamsExecutor) {
+  asio::io_context io;
+  asio::any_io_executor executor = io.get_executor();
+  std::size_t width = 0;
+  bool same_context = false, posted_ran_on_io = false;
+  auto op = [&](int i) {
+    return [&, i](auto handler) {
+      auto ex = asio::get_associated_executor(handler);
+      width = sizeof(ex);
+      same_context = &asio::query(ex, asio::execution::context) == &io;
+      asio::post(ex, [&, h = std::move(handler), i]() mutable {
+        posted_ran_on_io = io.get_executor().running_in_this_thread();
+        auto inner = asio::get_associated_executor(h);
+        asio::dispatch(inner,
+                       [h = std::move(h), i]() mutable { std::move(h)(std::error_code{}, i); });
+      });
+    };
+  };
+  auto s = bounded::as_completed<void(std::error_code, int)>(
+      executor, std::views::iota(0, 3) | std::views::transform(op), 2);
+  reader r(s);
+  while (!r.ended && !r.error) {
+    r.ask();
+    poll(io);
+  }
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.values.size(), 3u);
+  EXPECT_EQ(width, sizeof(void*));
+  EXPECT_TRUE(same_context);
+  EXPECT_TRUE(posted_ran_on_io);
 }
 
 TEST(AsCompleted, CompletesOnTheConsumersExecutor) {

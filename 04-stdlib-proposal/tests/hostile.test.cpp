@@ -488,3 +488,46 @@ TEST(Hostile, SurvivesTheConsumerDestroyingTheStreamInItsHandler) {
 }
 
 } // namespace
+
+namespace {
+
+// On asio::any_io_executor, an operation's handler names a reference into the stream's state as
+// its executor. Here the operations are timers of another io_context, run by another thread,
+// which posts each handler back through that reference while this thread runs the stream's
+// io_context, after the stream was destroyed with all eight in flight. The state, and the work
+// it counts for the handlers, must last until the last of them is gone: io.run() returns only
+// then.
+TEST(Hostile, OperationsOnAnotherThreadCompleteThroughTheHandlersExecutorAfterTheStreamWent) {
+  asio::io_context io, other;
+  auto other_work = asio::make_work_guard(other);
+  std::thread other_thread([&] { other.run(); });
+  std::atomic<int> fired{0};
+  auto op = [&](int i) {
+    return [&, i](auto handler) {
+      auto timer = std::make_shared<asio::steady_timer>(other, std::chrono::microseconds(50 * i));
+      timer->async_wait([timer, &fired, h = std::move(handler)](std::error_code) mutable {
+        ++fired;
+        auto ex = asio::get_associated_executor(h);
+        asio::post(ex, [h = std::move(h)]() mutable { std::move(h)(std::error_code{}, 1); });
+      });
+    };
+  };
+  auto make = [&] {
+    return bounded::as_completed<void(std::error_code, int)>(
+        asio::any_io_executor(io.get_executor()),
+        std::views::iota(0, 20) | std::views::transform(op), 8, bounded::on_stop::finish);
+  };
+  std::optional<decltype(make())> s(make());
+  std::exception_ptr error;
+  s->async_next([&](std::exception_ptr e, auto) { error = e; });
+  poll(io); // eight timers start
+  s.reset();
+  other_work.reset();
+  io.restart();
+  io.run();
+  EXPECT_EQ(fired.load(), 8) << "io.run() returned while a handler was still away";
+  other_thread.join();
+  EXPECT_EQ(what(error), std::system_error(asio::error::operation_aborted).what());
+}
+
+} // namespace

@@ -143,6 +143,7 @@ template <class Operation, class = void> struct operation_signature {};
 } // namespace bounded
 
 #include <bounded/detail/any_handler.hpp>
+#include <bounded/detail/executor_ref.hpp>
 #include <bounded/detail/traits.hpp>
 
 namespace bounded {
@@ -513,6 +514,7 @@ public:
         const Allocator& allocator)
       : executor_(executor), range_(std::move(range)), next_(begin(range_)), policy_(policy),
         limit_(limit), slots_(limit, slot_allocator(allocator)),
+        cancels_(policy.on_stop == on_stop::cancel ? limit : 0, signal_allocator(allocator)),
         free_(slot_index_allocator(allocator)), ready_(slot_index_allocator(allocator)) {
     if constexpr (Order == order::completion) {
       free_.reserve(limit);
@@ -613,7 +615,7 @@ public:
     if (!s.busy || s.ticket != ticket) return; // its initiation threw, and the place was freed
     --in_flight_;
     s.busy = false;
-    clear_cancellation(s);
+    clear_cancellation(index);
     atomic_counters::add(counters_.completed);
     if (starting_.load(std::memory_order_relaxed) == ticket) outcome_ = outcome::completed;
     if (stopping_) {
@@ -684,11 +686,17 @@ public:
   // The handlers of the operations in flight share one reference to the state, keep_, held while
   // any of them lives; so a handler carries a plain pointer, and each co_spawn frame 16 bytes less
   // than a std::shared_ptr and the rest would take. On the executor.
+  // And the outstanding work on the executor, for all of them (an executor_ref counts none), so
+  // that its run() does not return while an operation the stream started is away.
   void handler_made() {
-    if (handlers_++ == 0) keep_ = this->shared_from_this();
+    if (handlers_++ > 0) return;
+    keep_ = this->shared_from_this();
+    work_.emplace(held_work_of<Executor>::make(executor_));
   }
   void handler_gone() {
-    if (--handlers_ == 0) keep_.reset(); // the caller holds another reference
+    if (--handlers_ > 0) return;
+    work_.reset();
+    keep_.reset(); // the caller holds another reference
   }
 
   class operation_handler;
@@ -696,11 +704,12 @@ public:
 private:
   struct slot {
     std::optional<value_type> result;
-    asio::cancellation_signal cancel;
     std::uint32_t ticket = 0; // which start this place's operation is (see tickets_)
     bool busy = false;
   };
   using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
+  using signal_allocator =
+      typename std::allocator_traits<Allocator>::template rebind_alloc<asio::cancellation_signal>;
   using slot_index_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<std::uint32_t>;
 
@@ -897,17 +906,18 @@ private:
   void free_place(std::uint32_t index) {
     --in_flight_;
     slots_[index].busy = false;
-    clear_cancellation(slots_[index]);
+    clear_cancellation(index);
     release(index);
   }
 
   // Its operation is over: a later one in this place must not get its cancellation handler.
   // Inside an emission the handler may be the caller: stop() clears it afterwards.
-  void clear_cancellation(slot& s) {
+  void clear_cancellation(std::uint32_t index) {
+    if (cancels_.empty()) return; // on_stop::finish: no operation has a slot
     if (emitting_)
       clear_after_emitting_ = true;
     else
-      s.cancel.slot().clear();
+      cancels_[index].slot().clear();
   }
 
   // Frees a slot whose result, if any, will not be handed out.
@@ -991,12 +1001,12 @@ private:
     emitting_ = true;
     pending_.reset();
     if (pulling_) pull_cancel_.emit(asio::cancellation_type::terminal);
-    for (auto& s : slots_)
-      if (s.busy) s.cancel.emit(asio::cancellation_type::terminal);
+    for (std::size_t i = 0; i < cancels_.size(); ++i)
+      if (slots_[i].busy) cancels_[i].emit(asio::cancellation_type::terminal);
     emitting_ = false;
     if (std::exchange(clear_after_emitting_, false)) {
-      for (auto& s : slots_)
-        if (!s.busy) s.cancel.slot().clear();
+      for (std::size_t i = 0; i < cancels_.size(); ++i)
+        if (!slots_[i].busy) cancels_[i].slot().clear();
       if (!pulling_) pull_cancel_.slot().clear();
     }
     --depth_;
@@ -1059,6 +1069,8 @@ private:
   policy policy_;
   std::size_t limit_; // at most the capacity, slots_.size()
   std::vector<slot, slot_allocator> slots_;
+  // Under on_stop::cancel, each place's cancellation signal; under on_stop::finish, none.
+  std::vector<asio::cancellation_signal, signal_allocator> cancels_;
   std::vector<std::uint32_t, slot_index_allocator> free_;  // completion order: empty slots
   std::vector<std::uint32_t, slot_index_allocator> ready_; // completion order: a ring of results
   std::size_t ready_head_ = 0, ready_size_ = 0;
@@ -1076,6 +1088,7 @@ private:
   std::atomic<std::uint32_t> starting_{0}; // the ticket being started, or 0
   std::uint32_t handlers_ = 0;             // operation handlers alive
   std::shared_ptr<state> keep_;            // their reference to this state, while any lives
+  held_work<Executor> work_;               // and their outstanding work, while any lives
   outcome outcome_ = outcome::running;     // what it did inside its initiation
   std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
@@ -1094,7 +1107,8 @@ private:
 template <class Executor, class Range, class Signature, order Order, class Allocator>
 class state<Executor, Range, Signature, Order, Allocator>::operation_handler {
 public:
-  using executor_type = Executor;
+  using executor_type =
+      std::conditional_t<names_executor_ref<Executor>, executor_ref<Executor>, Executor>;
   using cancellation_slot_type = asio::cancellation_slot;
 
   operation_handler(state* s, std::uint32_t index, std::uint32_t ticket) noexcept
@@ -1109,10 +1123,10 @@ public:
     if (state_) state::abandoned(state_, index_, ticket_);
   }
 
-  executor_type get_executor() const noexcept { return state_->executor(); }
+  executor_type get_executor() const noexcept { return executor_type(state_->executor()); }
   cancellation_slot_type get_cancellation_slot() const noexcept {
-    if (state_->policy_.on_stop == on_stop::finish) return {};
-    return state_->slots_[index_].cancel.slot();
+    if (state_->cancels_.empty()) return {}; // on_stop::finish
+    return state_->cancels_[index_].slot();
   }
 
   template <class... Args> void operator()(Args&&... args) {
