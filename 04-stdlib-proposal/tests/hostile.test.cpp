@@ -494,13 +494,13 @@ namespace {
 // On asio::any_io_executor, an operation's handler names a reference into the stream's state as
 // its executor. Here the operations are timers of another io_context, run by another thread,
 // which posts each handler back through that reference while this thread runs the stream's
-// io_context, after the stream was destroyed with all eight in flight. The state, and the work
+// io_context, after the stream was destroyed with all eight in flight (the other thread starts
+// only then, so that none completes before). The state, and the work
 // it counts for the handlers, must last until the last of them is gone: io.run() returns only
 // then.
 TEST(Hostile, OperationsOnAnotherThreadCompleteThroughTheHandlersExecutorAfterTheStreamWent) {
   asio::io_context io, other;
   auto other_work = asio::make_work_guard(other);
-  std::thread other_thread([&] { other.run(); });
   std::atomic<int> fired{0};
   auto op = [&](int i) {
     return [&, i](auto handler) {
@@ -520,13 +520,15 @@ TEST(Hostile, OperationsOnAnotherThreadCompleteThroughTheHandlersExecutorAfterTh
   std::optional<decltype(make())> s(make());
   std::exception_ptr error;
   s->async_next([&](std::exception_ptr e, auto) { error = e; });
-  poll(io); // eight timers start
+  poll(io); // eight timers start, on an io_context nothing runs yet
   s.reset();
+  std::thread other_thread([&] { other.run(); });
   other_work.reset();
   io.restart();
   io.run();
   EXPECT_EQ(fired.load(), 8) << "io.run() returned while a handler was still away";
   other_thread.join();
+  ASSERT_TRUE(error) << "the waiting consumer got a value";
   EXPECT_EQ(what(error), std::system_error(asio::error::operation_aborted).what());
 }
 
