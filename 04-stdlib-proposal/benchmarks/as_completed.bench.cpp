@@ -1,5 +1,7 @@
-// What running N operations costs per operation, three ways, with at most `limit` at a time where
-// the method has a limit at all:
+// What running N operations costs per operation, several ways, with at most `limit` at a time
+// where the method has a limit at all:
+//   alone      each operation awaited in turn by one coroutine, one at a time: the floor, what
+//              the operations cost without any machinery around them
 //   bounded    bounded::as_completed over a lazy range
 //   finish     the same under bounded::on_stop::finish: operations that cannot be cancelled
 //              (stage 04's client)
@@ -47,6 +49,11 @@ constexpr std::size_t limit = 1000; // operations at once, as in the article
 awaitable<int> operation(int i) {
   co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
   co_return i;
+}
+
+awaitable<void> alone_run(int n, long long& sum) {
+  for (int i = 0; i < n; ++i)
+    sum += co_await operation(i);
 }
 
 template <bounded::on_stop OnStop> awaitable<void> bounded_run(int n, long long& sum) {
@@ -141,6 +148,7 @@ void sizes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond);
 }
 
+BENCHMARK(measure<alone_run>)->Name("alone")->Apply(sizes);
 BENCHMARK(measure<bounded_run<bounded::on_stop::cancel>>)->Name("bounded")->Apply(sizes);
 BENCHMARK(measure<bounded_run<bounded::on_stop::finish>>)->Name("finish")->Apply(sizes);
 BENCHMARK(measure<for_each_run>)->Name("for_each")->Apply(sizes);

@@ -8,7 +8,7 @@ set -euo pipefail
 bin=${1:-build/bin/bounded-benchmark}
 shift || true
 rows=("$@")
-[ ${#rows[@]} -gt 0 ] || rows=(bounded finish for_each channel eager)
+[ ${#rows[@]} -gt 0 ] || rows=(alone bounded finish for_each channel eager)
 [ -x "$bin" ] || { echo "instructions.sh: no benchmark at $bin (build the default preset)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind" >&2; exit 2; }
 out=$(mktemp)

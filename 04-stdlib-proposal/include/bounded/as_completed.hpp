@@ -27,6 +27,8 @@
 #include <asio/experimental/channel_error.hpp>
 #include <asio/is_executor.hpp>
 #include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/version.hpp>
 
 #if ASIO_VERSION >= 102400
@@ -39,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
@@ -152,8 +155,55 @@ namespace bounded {
 namespace detail {
 template <class Executor, class Range, class Signature, order Order, class Allocator> class state;
 template <class Stream, class PerItem, class Handler> class for_each_state;
+
+// What a control handle reaches of a stream's state, whatever its type.
+class controllable {
+public:
+  virtual void control_set_limit(std::size_t limit) = 0;
+  virtual void control_cancel() = 0;
+  virtual std::size_t limit() const noexcept = 0;
+  virtual std::size_t capacity() const noexcept = 0;
+  virtual bounded::counters count() const noexcept = 0;
+  virtual std::size_t outstanding() const noexcept = 0;
+  virtual std::size_t in_flight() const noexcept = 0;
+
+protected:
+  ~controllable() = default;
+};
 } // namespace detail
 /// @endcond
+
+/// A handle on a running stream, for whoever does not hold the stream itself: the code around a
+/// for_each(), which owns its stream, or a progress display. It changes the limit, cancels, and
+/// reads the counters, from any thread, as the stream's members of the same names do; after the
+/// stream has ended, it reads the final counters and changes nothing. Copyable; it keeps the
+/// stream's state (not its operations) alive.
+class control {
+public:
+  /// Changes the limit, from 1 to capacity(); throws std::invalid_argument otherwise.
+  void set_limit(std::size_t limit) {
+    if (limit == 0 || limit > capacity())
+      throw std::invalid_argument("bounded: set_limit takes 1 to capacity()");
+    state_->control_set_limit(limit);
+  }
+  /// Stops the stream, as stream::cancel() does.
+  void cancel() { state_->control_cancel(); }
+  /// The limit now.
+  std::size_t limit() const noexcept { return state_->limit(); }
+  /// The limit given at construction.
+  std::size_t capacity() const noexcept { return state_->capacity(); }
+  /// What the stream has done so far.
+  bounded::counters counters() const noexcept { return state_->count(); }
+  /// Operations started and not yet consumed.
+  std::size_t outstanding() const noexcept { return state_->outstanding(); }
+  /// Operations started and not yet finished.
+  std::size_t in_flight() const noexcept { return state_->in_flight(); }
+
+private:
+  template <class, class, class, order, class> friend class stream;
+  explicit control(std::shared_ptr<detail::controllable> s) noexcept : state_(std::move(s)) {}
+  std::shared_ptr<detail::controllable> state_;
+};
 
 /// A running, bounded sequence of operations, read with async_next(). Move-only.
 ///
@@ -221,14 +271,18 @@ public:
   /// std::system_error with asio::error::operation_aborted). A failure is reported only once the
   /// operations in flight have finished; after it comes the end.
   ///
-  /// Cancelling the wait (through the completion handler's cancellation slot, any type, from any
-  /// thread) cancels every operation in flight (or, under on_stop::finish, starts no more) and
-  /// ends the stream: the wait completes with operation_aborted once they have finished, and
-  /// reading on then ends quietly. A cancellation that arrives after the wait has completed
+  /// Cancelling the wait, through the completion handler's cancellation slot from any thread, is
+  /// honoured as Asio documents each type. Terminal cancellation (a coroutine's, by default)
+  /// cancels every operation in flight (or, under on_stop::finish, starts no more) and ends the
+  /// stream: the wait completes with operation_aborted once they have finished, and reading on
+  /// then ends quietly. Partial or total cancellation (a timeout beside the wait, say) ends the
+  /// wait alone, with operation_aborted and no effect on the stream: nothing was taken from it,
+  /// and the next async_next() reads on. A cancellation that arrives after the wait has completed
   /// changes nothing. One async_next() at a time.
   ///
-  /// Never completes inside the call: the answer is posted to, or dispatched on, the handler's
-  /// associated executor from the stream's executor.
+  /// Never completes inside the call: an answer that is there is posted to the handler's
+  /// associated executor. A consumer that waits on the stream's executor is answered in place as
+  /// its result comes (what a dispatch would do); on another executor, by a dispatch there.
   template <class CompletionToken> auto async_next(CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, result_signature>(
         [](auto handler, std::shared_ptr<state_type> s) {
@@ -240,6 +294,8 @@ public:
             wait = s->next_wait();
             slot.template emplace<typename state_type::wait_cancellation>(s, wait);
           }
+          if (detail::running_in_this_thread(s->executor())) // what dispatch would do, for less
+            return s->wait(std::move(handler), wait);
           auto executor = s->executor();
           asio::dispatch(executor, [s = std::move(s), h = std::move(handler), wait]() mutable {
             s->wait(std::move(h), wait);
@@ -284,8 +340,12 @@ public:
   std::size_t in_flight() const noexcept { return state_->in_flight(); }
   /// The executor.
   const Executor& get_executor() const noexcept { return state_->executor(); }
+  /// A handle that reaches this stream from anywhere, after it has been moved into for_each().
+  bounded::control control() const { return bounded::control(state_); }
 
 private:
+  template <class, class, class> friend class detail::for_each_state;
+
   static std::size_t checked(std::size_t limit) {
     if (limit == 0) throw std::invalid_argument("bounded: limit must be at least 1");
     if (limit > UINT32_MAX) throw std::invalid_argument("bounded: limit must be below 2^32");
@@ -419,29 +479,28 @@ template <class Channel>
 channel_source(Channel&)
     -> channel_source<Channel, typename detail::channel_operation<Channel>::type>;
 
-/// Runs the operations of `ops` with at most `limit` in flight, calls `per_item(value)` on the
-/// executor for each result as it completes, and completes `token` with
-/// `void(std::exception_ptr)` only once every operation it started has finished: there is no
-/// stream to destroy early, so nothing can outlive it.
+/// Reads `results` to its end, calling `per_item(value)` on the stream's executor for each result
+/// as it is taken, and completes `token` with `void(std::exception_ptr)` only once every operation
+/// the stream started has finished: the stream is owned here, so nothing can outlive it. The
+/// stream's policy applies (errors, on_stop), and its allocator; `results.control()`, taken
+/// before, changes its limit and reads its counters while it runs.
 ///
-/// If `per_item` throws, or the input fails, nothing more is started, the operations in flight
-/// are cancelled (their results are not passed on), and `token` completes with that exception
-/// once they have all finished. Cancelling through the token's cancellation slot (from any
-/// thread) does the same with asio::error::operation_aborted. Operations that fail on their own
-/// are handed to `per_item` like the others: throw from it to stop at the first.
+/// If `per_item` throws, nothing more is started, the stream is stopped (what runs is cancelled,
+/// unless on_stop::finish), results not yet passed on are dropped, and `token` completes with
+/// that exception once nothing runs. A failure of the stream (the input threw; the first error
+/// under errors::fail_fast) completes it the same way. Cancelling through the token's slot, from
+/// any thread: terminal cancellation stops the stream likewise; partial cancellation starts
+/// nothing more and passes on the results of what runs; total cancellation is not supported.
+/// Either completes with asio::error::operation_aborted.
 ///
-/// @param executor where it runs (a strand, if the io_context has several threads)
-/// @param ops a lazy input range of operations not yet started, or an async_source
-/// @param limit the most operations in flight at once; at least 1
-/// @param per_item called with each result, in completion order, on `executor`
+/// @param results a stream, as made by as_completed() or in_order(), not yet read
+/// @param per_item called with each result, in the stream's order, on its executor
 /// @param token the completion token, for `void(std::exception_ptr)`
-template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
-          class PerItem, class CompletionToken>
-requires(std::ranges::input_range<Ops> ||
-         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
-                                          PerItem per_item, CompletionToken&& token) {
-  auto results = as_completed<Signature>(executor, std::forward<Ops>(ops), limit);
-  using stream_type = decltype(results);
+template <class Executor, class Range, class Signature, order Order, class Allocator, class PerItem,
+          class CompletionToken>
+auto for_each(stream<Executor, Range, Signature, Order, Allocator> results, PerItem per_item,
+              CompletionToken&& token) {
+  using stream_type = stream<Executor, Range, Signature, Order, Allocator>;
   return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
       [](auto handler, stream_type results, PerItem per_item) {
         using state_type = detail::for_each_state<stream_type, PerItem, decltype(handler)>;
@@ -449,6 +508,28 @@ requires(std::ranges::input_range<Ops> ||
             ->start();
       },
       token, std::move(results), std::move(per_item));
+}
+
+/// `for_each(as_completed(executor, ops, limit, policy), per_item, token)`: the operations of
+/// `ops`, a lazy input range or an async_source, with at most `limit` in flight.
+template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
+          class PerItem, class CompletionToken>
+requires(std::ranges::input_range<Ops> ||
+         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
+                                          policy policy, PerItem per_item,
+                                          CompletionToken&& token) {
+  return bounded::for_each(as_completed<Signature>(executor, std::forward<Ops>(ops), limit, policy),
+                           std::move(per_item), std::forward<CompletionToken>(token));
+}
+
+/// `for_each(as_completed(executor, ops, limit), per_item, token)`.
+template <class Signature = detail::deduce, detail::stream_executor Executor, class Ops,
+          class PerItem, class CompletionToken>
+requires(std::ranges::input_range<Ops> ||
+         async_source<Ops>) auto for_each(const Executor& executor, Ops&& ops, std::size_t limit,
+                                          PerItem per_item, CompletionToken&& token) {
+  return bounded::for_each(as_completed<Signature>(executor, std::forward<Ops>(ops), limit),
+                           std::move(per_item), std::forward<CompletionToken>(token));
 }
 
 // ================================================================================================
@@ -459,15 +540,18 @@ requires(std::ranges::input_range<Ops> ||
 //
 //   async_next() -> wait()      a consumer asks. fill() first; if a result (or the end) is there,
 //                               it is posted to the consumer; else the consumer is stored in
-//                               waiter_ (one at a time).
+//                               waiter_ (one at a time). for_each() instead installs a sink_,
+//                               which drain() hands every result to, with no wait per result.
 //   fill() -> start()           pulls operations from the input while one more fits under the
-//                               limit, and starts each in a free place (slots_), with an
-//                               operation_handler that knows its place and its ticket. From an
+//                               limit, and starts each in a free place (slots_). From an
 //                               asynchronous source it asks one operation at a time; pulled()
 //                               takes the answer.
-//   operation_handler ->        an operation completed, on the stream's executor: complete()
-//     complete()                stores its value in its place (or, once stopping, drops it), and
-//                               deliver() hands out what the consumer waits for.
+//   start() -> run_in_worker()  an awaitable operation goes to its place's worker (below); any
+//                               other is initiated with an operation_handler that knows its place
+//                               and its ticket.
+//   worker -> reported(),       an operation completed, on the stream's executor: complete()
+//   operation_handler ->        stores its value in its place (or, once stopping, drops it), and
+//     complete()                deliver() hands out what the consumer waits for.
 //   deliver() -> take()         takes the next result, refills its place *before* handing the
 //                               result out (so the operations keep running while the consumer
 //                               works), and resumes the consumer.
@@ -475,6 +559,26 @@ requires(std::ranges::input_range<Ops> ||
 //                               is kept in error_ and handed out once nothing runs.
 //   cancel(), detach(),         the owner stops the stream or goes away; a consumer's
 //     cancel_wait(), abandon()  cancellation; an operation whose handler was destroyed uncalled.
+//   settle()                    the end of every step: once nothing runs, the waiting workers end.
+//
+// The workers. Each place has at most one, a coroutine of the stream's own (work()), spawned the
+// first time its place runs an awaitable operation and then kept: it awaits the operation in
+// place, so an operation costs no co_spawn, stores the result in its place, and waits for its next
+// operation in an asynchronous wait of its own (park()) whose initiation reports the result. So
+// when the report refills the place, the refill resumes this very worker, at once, before the
+// result is handed out. A worker holds work on the executor (its co_spawn does), so once nothing
+// runs the waiting workers are ended (settle()): a stream whose consumer has stopped reading does
+// not keep run() from returning. Under on_stop::cancel a place's cancellation signal is its
+// worker's, for as long as the worker lives.
+//
+// When the consumer is answered at once. A consumer that already waits when its result comes, on
+// the stream's own executor, is called in place (what a dispatch would do, without one); on
+// another executor its answer is dispatched there. A consumer that asks while an answer is there
+// is always answered by a post, never inside async_next(). So a hand-out cannot recurse without
+// bound: the consumer it calls can only ask again, and that answer, if any is there, is posted.
+// cancel(), set_limit() and the destructor post theirs too. for_each()'s sink is called in place,
+// and a sink that reaches back into the stream (cancel, set_limit) does not nest: drain() is
+// under way and goes on.
 //
 // The places: in completion order, free_ holds the empty ones and ready_ is a ring of the
 // finished ones, in the order they finished. In input order, operation k always uses place
@@ -489,6 +593,18 @@ requires(std::ranges::input_range<Ops> ||
 /// @cond DETAIL
 namespace detail {
 
+// A place's worker, for awaitable operations: whether it lives and, while it waits for its next
+// operation, the handler that resumes it, in a list of the waiting ones. Other operations are
+// started with a handler of their own, and their places have none.
+template <class Operation> struct worker_of {};
+template <class T, class E> struct worker_of<asio::awaitable<T, E>> {
+  using handler = typename asio::async_result<asio::use_awaitable_t<E>,
+                                              void(asio::awaitable<T, E>)>::handler_type;
+  std::optional<handler> parked;
+  std::uint32_t prev = 0, next = 0; // in the list of parked workers
+  bool alive = false;
+};
+
 // Everything the stream shares with the operations it has started. It lives until the stream and
 // the last of those operations are gone, so an operation that completes after the stream was
 // destroyed finds it still there. All of it is touched only on the stream's executor, with three
@@ -502,8 +618,9 @@ namespace detail {
 // hands out what is ready once the step is over. The consumer is never completed inside a call
 // it made (async_next, cancel, the destructor): those post its completion.
 template <class Executor, class Range, class Signature, order Order, class Allocator>
-class state
-    : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>> {
+class state final
+    : public std::enable_shared_from_this<state<Executor, Range, Signature, Order, Allocator>>,
+      public controllable {
 public:
   using value_type = typename value_of<Signature>::type;
   using result_signature = void(std::exception_ptr, std::optional<value_type>);
@@ -525,9 +642,15 @@ public:
   }
 
   const Executor& executor() const noexcept { return executor_; }
-  std::size_t capacity() const noexcept { return slots_.size(); }
-  std::size_t limit() const noexcept { return limit_; }
-  counters count() const noexcept { return counters_.snapshot(); }
+  std::size_t capacity() const noexcept override { return slots_.size(); }
+  std::size_t limit() const noexcept override { return limit_; }
+  counters count() const noexcept override { return counters_.snapshot(); }
+  void control_set_limit(std::size_t limit) override {
+    asio::dispatch(executor_, [s = this->shared_from_this(), limit] { s->set_limit(limit); });
+  }
+  void control_cancel() override {
+    asio::dispatch(executor_, [s = this->shared_from_this()] { s->cancel(); });
+  }
 
   // A new limit, from 1 to the capacity. Raising it starts what now fits; lowering it cancels
   // nothing and only holds refills back until the outstanding operations are fewer.
@@ -536,9 +659,10 @@ public:
     if (!begun_) return; // nothing starts before the first async_next()
     fill();
     deliver(how::post);
+    settle();
   }
-  std::size_t outstanding() const noexcept { return in_flight_ + finished_; }
-  std::size_t in_flight() const noexcept { return in_flight_; }
+  std::size_t outstanding() const noexcept override { return in_flight_ + finished_; }
+  std::size_t in_flight() const noexcept override { return in_flight_; }
 
   // A number for the next wait whose cancellation may come from another thread. Any thread.
   std::uint64_t next_wait() noexcept { return waits_.fetch_add(1, std::memory_order_relaxed) + 1; }
@@ -549,10 +673,11 @@ public:
   public:
     wait_cancellation(std::weak_ptr<state> s, std::uint64_t wait) noexcept
         : state_(std::move(s)), wait_(wait) {}
-    void operator()(asio::cancellation_type) {
+    void operator()(asio::cancellation_type type) {
       if (auto s = state_.lock()) {
         auto executor = s->executor();
-        asio::post(executor, [s = std::move(s), wait = wait_] { s->cancel_wait(wait); });
+        asio::post(executor,
+                   [s = std::move(s), wait = wait_, type] { s->cancel_wait(wait, type); });
       }
     }
 
@@ -563,7 +688,7 @@ public:
 
   // A consumer asks for the next result. `wait` is its number if it can be cancelled, else 0.
   template <class Handler> void wait(Handler&& handler, std::uint64_t wait) {
-    if (waiter_) {
+    if (waiter_ || sink_) {
       post_completion(std::forward<Handler>(handler),
                       std::make_exception_ptr(
                           std::logic_error("bounded: async_next called while another is pending")),
@@ -575,9 +700,28 @@ public:
     if (deliverable() || finished()) { // an answer now: never complete inside the initiation
       auto [error, value] = take();
       post_completion(std::forward<Handler>(handler), error, std::move(value));
+      settle();
       return;
     }
     wait_ = wait;
+    if constexpr (std::is_same_v<asio::associated_executor_t<Handler, Executor>, Executor>) {
+      if (asio::get_associated_executor(handler, executor_) == executor_) {
+        // The consumer waits on the stream's executor, where everything here runs: a dispatch
+        // would run it at once, so it is called; and the operations it waits for keep the
+        // executor's work (a consumer waits only while one runs), so it needs no guard of its own.
+        waiter_.emplace([h = std::forward<Handler>(handler), this](
+                            bool defer, std::exception_ptr e, std::optional<value_type> v) mutable {
+          if (defer)
+            asio::post(executor_, [h = std::move(h), e, v = std::move(v)]() mutable {
+              std::move(h)(e, std::move(v));
+            });
+          else
+            std::move(h)(e, std::move(v));
+        });
+        settle();
+        return;
+      }
+    }
     auto work = asio::make_work_guard(asio::get_associated_executor(handler, executor_));
     waiter_.emplace([h = std::forward<Handler>(handler), work = std::move(work)](
                         bool defer, std::exception_ptr e, std::optional<value_type> v) mutable {
@@ -591,6 +735,7 @@ public:
         asio::dispatch(ex, std::move(resume));
       work.reset();
     });
+    settle();
   }
 
   // The owner asks to stop: nothing more is started, what runs is cancelled, results are dropped.
@@ -598,6 +743,7 @@ public:
     discard_results();
     stop(nullptr);
     deliver(how::post);
+    settle();
   }
 
   // The owner is gone.
@@ -619,6 +765,7 @@ public:
     atomic_counters::add(counters_.completed);
     if (starting_.load(std::memory_order_relaxed) == ticket) outcome_ = outcome::completed;
     if (stopping_) {
+      s.reset(); // a worker's result is in its place already
       release(index);
     } else {
       try {
@@ -643,27 +790,7 @@ public:
       }
     }
     if (depth_ > 0) return;
-    if constexpr (is_awaitable<operation_type>::value)
-      deliver_soon();
-    else
-      deliver(how::dispatch);
-  }
-
-  // A coroutine's handler runs inside its co_spawn frame, which is freed only once the handler
-  // returns. Starting the next coroutine there would allocate its frames while the old one still
-  // holds its block, and Asio's per-thread cache of frame memory would then hand the freed large
-  // blocks to smaller frames, until each place held more than it needs (the allocation test
-  // RefillingPlacesWithCoroutinesCostsNoMoreThanTheFirstFill measures it). So the hand-out, and
-  // with it the next start, waits for a handler of its own: one for all the completions before
-  // it runs, and none when there is nobody to answer (the consumer's next async_next() refills).
-  // Destroyed unrun, the executor is shutting down.
-  void deliver_soon() {
-    if (!answerable() || std::exchange(deliver_pending_, true)) return;
-    post_or_do([s = this->shared_from_this()](bool running) {
-      s->deliver_pending_ = false;
-      if (!running) return s->shut_down();
-      s->deliver(how::dispatch);
-    });
+    deliver(how::dispatch);
   }
 
   // An operation's handler was destroyed without being called: its initiation threw, or its
@@ -732,6 +859,7 @@ private:
     std::uint32_t ticket = 0; // which start this place's operation is (see tickets_)
     bool busy = false;
     bool has_result_ = false;
+    [[no_unique_address]] worker_of<operation_type> worker; // awaitable operations only
   };
   using slot_allocator = typename std::allocator_traits<Allocator>::template rebind_alloc<slot>;
   using signal_allocator =
@@ -781,6 +909,7 @@ private:
     if (!running) return shut_down();
     stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
     deliver(how::dispatch);
+    settle();
   }
 
   // The executor is shutting down: nothing will run and nothing can be resumed. Once nothing is
@@ -790,16 +919,29 @@ private:
     stopping_ = input_done_ = true;
     if (!error_)
       error_ = std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
-    if (in_flight_ == 0 && !pulling_) waiter_.reset();
+    if constexpr (is_awaitable<operation_type>::value)
+      while (parked_ != no_place) // destroyed, not resumed: nothing runs now
+        unpark(parked_).reset();
+    if (in_flight_ == 0 && !pulling_) {
+      waiter_.reset();
+      sink_ = nullptr;
+    }
   }
 
-  // A consumer's cancellation, on the executor: it counts only if that consumer still waits. A
-  // wait whose answer is there, only its hand-out queued by deliver_soon(), has in effect ended.
-  void cancel_wait(std::uint64_t wait) {
+  // A consumer's cancellation, on the executor: it counts only if that consumer still waits.
+  // Terminal cancellation ends the stream, as the wait's documentation says; partial or total
+  // cancellation ends the wait alone, with no effect on the stream (nothing was taken from it).
+  void cancel_wait(std::uint64_t wait, asio::cancellation_type type) {
     if (!waiter_ || wait_ != wait) return;
-    if (deliver_pending_ && deliverable()) return;
+    if ((type & (asio::cancellation_type::partial | asio::cancellation_type::total)) !=
+        asio::cancellation_type::none) { // this wait alone ends; the stream runs on
+      complete_waiter(how::dispatch,
+                      std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+      return;
+    }
     stop(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
     deliver(how::dispatch);
+    settle();
   }
 
   // Whether the next result to hand out is there: any finished one, or, in input order, the
@@ -877,6 +1019,7 @@ private:
     if (depth_ > 0) return;
     fill();
     deliver(how::dispatch);
+    settle();
   }
 
   void start_pending() {
@@ -910,7 +1053,7 @@ private:
     starting_.store(ticket, std::memory_order_relaxed);
     try {
       if constexpr (is_awaitable<operation_type>::value)
-        asio::co_spawn(executor_, std::move(operation), operation_handler(this, index, ticket));
+        run_in_worker(index, std::move(operation));
       else
         std::move(operation)(operation_handler(this, index, ticket));
       starting_.store(0, std::memory_order_relaxed);
@@ -928,6 +1071,176 @@ private:
     }
   }
 
+  // ----- The workers: awaitable operations -----------------------------------------------------
+
+  static constexpr std::uint32_t no_place = UINT32_MAX;
+
+  // Whether an operation in place `i` can be reached by cancellation: a coroutine whose worker
+  // has gone (its frames destroyed at shutdown) cannot.
+  bool runs(std::size_t i) const noexcept {
+    if constexpr (is_awaitable<operation_type>::value)
+      return slots_[i].worker.alive;
+    else
+      return true;
+  }
+
+  // Hands an awaitable operation to its place's worker: the waiting one is resumed with it, here
+  // (it awaits the operation up to its first suspension and returns); a place with none gets one.
+  void run_in_worker(std::uint32_t index, operation_type operation) {
+    auto& w = slots_[index].worker;
+    if (w.parked) {
+      std::move (*unpark(index))(std::move(operation));
+      return;
+    }
+    w.alive = true;
+    handler_made(); // a worker holds the state, and the executor's work, as a handler does
+    try {
+      if (cancels_.empty())
+        asio::co_spawn(executor_, work(this, index, std::move(operation)), worker_done(this));
+      else
+        asio::co_spawn(executor_, work(this, index, std::move(operation)),
+                       asio::bind_cancellation_slot(cancels_[index].slot(), worker_done(this)));
+    } catch (...) {
+      if (w.alive) {
+        w.alive = false;
+        handler_gone();
+      }
+      throw;
+    }
+  }
+
+  // A worker ends without an error of its own; one that escaped it is the consumer's, answered in
+  // place, and goes out of run() as from any handler.
+  // It names the stream's executor as an operation's handler does (co_spawn keeps a copy of that
+  // in the worker's frame for as long as it lives).
+  class worker_done {
+  public:
+    using executor_type =
+        std::conditional_t<names_executor_ref<Executor>, executor_ref<Executor>, Executor>;
+    explicit worker_done(state* s) noexcept : state_(s) {}
+    executor_type get_executor() const noexcept { return executor_type(state_->executor()); }
+    void operator()(std::exception_ptr e) const {
+      if (e) std::rethrow_exception(e);
+    }
+
+  private:
+    state* state_;
+  };
+
+  // The worker of place `index`: it awaits its operation in place, stores the result in the
+  // place, reports it, and waits for the next one; given none, it ends. It reports from inside its
+  // wait's initiation, when it is already suspended: so the refill that the report may cause can
+  // resume this very worker, at once and not through a post, before the result is handed out.
+  // Its frame holds little more than the operation: the result goes straight into the place.
+  template <class Op = operation_type>
+  static asio::awaitable<void, typename awaitable_parts<Op>::executor>
+  work(state* s, std::uint32_t index, Op operation) {
+    using T = typename awaitable_parts<Op>::value;
+    using E = typename awaitable_parts<Op>::executor;
+    struct ended { // destroyed with the frame: at its end, or at shutdown with an operation away
+      state* s;
+      std::uint32_t index;
+      std::uint32_t ticket = 0; // the operation running, or 0
+      ~ended() { s->worker_ended(index, ticket); }
+    } self{s, index};
+    do {
+      self.ticket = s->slots_[index].ticket;
+      try {
+        if constexpr (std::is_void_v<T>) {
+          co_await std::move(operation);
+          s->store(index, nullptr);
+        } else {
+          s->store(index, nullptr, co_await std::move(operation));
+        }
+      } catch (...) { // the operation's own exception: store() throws none
+        if constexpr (std::is_void_v<T>)
+          s->store(index, std::current_exception());
+        else
+          s->store(index, std::current_exception(), T());
+      }
+      self.ticket = 0;
+      // Cancelled, this coroutine can await nothing more (Asio throws at the next co_await): it
+      // reports, and ends. Only the stream cancels it, once it stops, so no operation follows.
+      if (!s->cancels_.empty()) {
+        auto cancellation = co_await asio::this_coro::cancellation_state;
+        if (cancellation.cancelled() != asio::cancellation_type::none) {
+          s->reported(index);
+          co_return;
+        }
+      }
+      operation = co_await asio::async_initiate<const asio::use_awaitable_t<E>&, void(Op)>(
+          [&self](auto resume) {
+            self.s->park(self.index, std::move(resume));
+            self.s->reported(self.index);
+          },
+          asio::use_awaitable_t<E>());
+    } while (operation.valid());
+  }
+
+  // A worker's result goes into its place as co_spawn would complete it: (nullptr, value), or
+  // (exception, T()). Building it may throw: the place then stays empty, and complete() fails the
+  // stream with that exception, as for any operation.
+  template <class... A>
+  void store(std::uint32_t index, std::exception_ptr error, A&&... value) noexcept {
+    try {
+      slots_[index].emplace(std::move(error), std::forward<A>(value)...);
+    } catch (...) {
+      build_error_ = std::current_exception();
+    }
+  }
+
+  // A worker's operation has finished and its result is in its place; the worker waits, or ends.
+  // Whatever the consumer does when answered here, the state outlives this call.
+  void reported(std::uint32_t index) {
+    auto hold = keep_;
+    try {
+      complete(index, slots_[index].ticket, [this](slot&) {
+        if (auto e = std::exchange(build_error_, nullptr)) std::rethrow_exception(e);
+      });
+    } catch (...) { // the consumer's handler threw: let it out of run(), as it would have been
+      auto e = std::current_exception();
+      asio::post(executor_, [e] { std::rethrow_exception(e); });
+    }
+    settle();
+  }
+
+  // The list of waiting workers, through their places.
+  template <class Handler> void park(std::uint32_t index, Handler resume) {
+    auto& w = slots_[index].worker;
+    w.parked.emplace(std::move(resume));
+    w.prev = no_place;
+    w.next = parked_;
+    if (parked_ != no_place) slots_[parked_].worker.prev = index;
+    parked_ = index;
+  }
+  auto unpark(std::uint32_t index) {
+    auto& w = slots_[index].worker;
+    (w.prev != no_place ? slots_[w.prev].worker.next : parked_) = w.next;
+    if (w.next != no_place) slots_[w.next].worker.prev = w.prev;
+    auto resume = std::move(w.parked);
+    w.parked.reset();
+    return resume;
+  }
+
+  // At the end of every step: once nothing runs, the waiting workers end, since each holds work
+  // on the executor (its co_spawn does), and a stream whose consumer has stopped reading must not
+  // keep run() from returning. Inside a step (depth_) a refill may still come.
+  void settle() {
+    if constexpr (is_awaitable<operation_type>::value)
+      if (depth_ == 0 && in_flight_ == 0)
+        while (parked_ != no_place)
+          std::move (*unpark(parked_))(operation_type()); // an empty one: it ends
+  }
+
+  // A worker's frame is destroyed: at its end, or with an operation away when the executor shuts
+  // down, which is then abandoned as an operation's handler destroyed uncalled would be.
+  void worker_ended(std::uint32_t index, std::uint32_t ticket) noexcept {
+    slots_[index].worker.alive = false;
+    if (ticket != 0) return abandoned(this, index, ticket);
+    auto hold = keep_;
+    handler_gone();
+  }
+
   // Frees the place of an operation that will not complete.
   void free_place(std::uint32_t index) {
     --in_flight_;
@@ -940,6 +1253,7 @@ private:
   // Inside an emission the handler may be the caller: stop() clears it afterwards.
   void clear_cancellation(std::uint32_t index) {
     if (cancels_.empty()) return; // on_stop::finish: no operation has a slot
+    if constexpr (is_awaitable<operation_type>::value) return; // the worker's, while it lives
     if (emitting_)
       clear_after_emitting_ = true;
     else
@@ -1002,11 +1316,55 @@ private:
   // A consumer waits, and there is an answer for it: a result, or the end.
   bool answerable() const noexcept { return waiter_ && (deliverable() || finished()); }
 
-  // Completes the waiting consumer if there is an answer for it.
+  // Completes the waiting consumer if there is an answer for it; or, for for_each(), hands the
+  // sink every answer there is, the end last.
   void deliver(how resume) {
+    if (sink_) return drain();
     if (!answerable()) return;
     auto [error, value] = take();
     complete_waiter(resume, error, std::move(value));
+  }
+
+public:
+  // for_each()'s reading: `sink(error, value)` is called on the executor with each result as it is
+  // taken (its place refilled first), and once with (error or nullptr, std::nullopt) at the end;
+  // no async_next() per result. A sink that calls back into the stream (cancel, set_limit) does
+  // not nest: the loop under way goes on.
+  template <class Sink> void read_into(Sink sink) {
+    begun_ = true;
+    sink_ = std::move(sink);
+    fill();
+    drain();
+    settle();
+  }
+
+  // Nothing more is taken from the input; what runs finishes and is handed out as usual.
+  void close_input() {
+    input_done_ = true;
+    pending_.reset();
+    if (pulling_) pull_cancel_.emit(asio::cancellation_type::terminal);
+    deliver(how::post);
+    settle();
+  }
+
+private:
+  void drain() {
+    if (draining_) return;
+    draining_ = true;
+    struct reset {
+      bool& flag;
+      ~reset() { flag = false; }
+    } guard{draining_};
+    while (sink_ && (deliverable() || finished())) {
+      auto [error, value] = take();
+      if (value) {
+        sink_(error, std::move(value));
+      } else {
+        auto sink = std::move(sink_); // the end: the cycle through the sink's owner breaks
+        sink_ = nullptr;
+        sink(error, std::nullopt);
+      }
+    }
   }
 
   void complete_waiter(how resume, std::exception_ptr error,
@@ -1027,11 +1385,12 @@ private:
     pending_.reset();
     if (pulling_) pull_cancel_.emit(asio::cancellation_type::terminal);
     for (std::size_t i = 0; i < cancels_.size(); ++i)
-      if (slots_[i].busy) cancels_[i].emit(asio::cancellation_type::terminal);
+      if (slots_[i].busy && runs(i)) cancels_[i].emit(asio::cancellation_type::terminal);
     emitting_ = false;
     if (std::exchange(clear_after_emitting_, false)) {
-      for (std::size_t i = 0; i < cancels_.size(); ++i)
-        if (!slots_[i].busy) cancels_[i].slot().clear();
+      if constexpr (!is_awaitable<operation_type>::value)
+        for (std::size_t i = 0; i < cancels_.size(); ++i)
+          if (!slots_[i].busy) cancels_[i].slot().clear();
       if (!pulling_) pull_cancel_.slot().clear();
     }
     --depth_;
@@ -1115,14 +1474,17 @@ private:
   std::shared_ptr<state> keep_;            // their reference to this state, while any lives
   held_work<Executor> work_;               // and their outstanding work, while any lives
   outcome outcome_ = outcome::running;     // what it did inside its initiation
+  std::uint32_t parked_ = no_place;        // the first waiting worker's place
   std::atomic<std::uint64_t> waits_{0};    // waits numbered so far
   std::uint64_t wait_ = 0;                 // the waiting consumer's number, if cancellable
   bool pulling_ = false;                   // asynchronous input: a request under way
-  bool deliver_pending_ = false;           // a deliver_soon() handler is queued
   std::optional<operation_type> pending_;  // asynchronous input: pulled, waiting for room
   asio::cancellation_signal pull_cancel_;  // asynchronous input: cancels that request
   atomic_counters counters_;
   std::exception_ptr error_;
+  std::exception_ptr build_error_; // a worker's result that could not be built, for complete()
+  std::function<void(std::exception_ptr, std::optional<value_type>)> sink_; // for_each()'s
+  bool draining_ = false;
   any_handler<void(bool, std::exception_ptr, std::optional<value_type>)> waiter_;
 };
 
@@ -1177,7 +1539,7 @@ private:
 
 // The state of one for_each(): the stream, the function, the caller's handler. It reads the
 // stream to its end, whatever happens, so it completes only once every operation it started has
-// finished.
+// finished. It reads through the state's sink: no async_next() per result.
 template <class Stream, class PerItem, class Handler>
 class for_each_state
     : public std::enable_shared_from_this<for_each_state<Stream, PerItem, Handler>> {
@@ -1193,37 +1555,38 @@ public:
     auto slot = asio::get_associated_cancellation_slot(handler_);
     if (slot.is_connected())
       slot.assign([weak = this->weak_from_this(),
-                   executor = stream_.get_executor()](asio::cancellation_type) {
+                   executor = stream_.get_executor()](asio::cancellation_type type) {
         if (auto self = weak.lock())
-          asio::post(executor, [self = std::move(self)] { self->stop(aborted()); });
+          asio::post(executor, [self = std::move(self), type] { self->cancelled(type); });
       });
-    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->next(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      auto state = self->stream_.state_; // it outlives the reading, whatever per_item does
+      state->read_into([self](std::exception_ptr e, std::optional<value_type> v) {
+        self->read(e, std::move(v));
+      });
+    });
   }
 
 private:
   using value_type = typename Stream::value_type;
-
-  // The handler of each async_next(): it runs on the stream's executor.
-  class reader {
-  public:
-    using executor_type =
-        typename std::remove_cvref_t<decltype(std::declval<Stream&>().get_executor())>;
-    explicit reader(std::shared_ptr<for_each_state> s) noexcept : state_(std::move(s)) {}
-    executor_type get_executor() const noexcept { return state_->stream_.get_executor(); }
-    void operator()(std::exception_ptr e, std::optional<value_type> v) {
-      auto s = std::move(state_);
-      s->read(e, std::move(v));
-    }
-
-  private:
-    std::shared_ptr<for_each_state> state_;
-  };
+  using executor_type = std::remove_cvref_t<decltype(std::declval<const Stream&>().get_executor())>;
 
   static std::exception_ptr aborted() {
     return std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
   }
 
-  void next() { stream_.async_next(reader(this->shared_from_this())); }
+  // Asio's cancellation types: terminal stops the stream (what runs is cancelled, unless the
+  // stream's policy is on_stop::finish); partial starts nothing more and lets what runs finish,
+  // its results still passed on; total, which would have to undo what has run, is not supported
+  // and changes nothing. Either way the completion then reports operation_aborted.
+  void cancelled(asio::cancellation_type type) {
+    if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) {
+      stop(aborted());
+    } else if ((type & asio::cancellation_type::partial) != asio::cancellation_type::none) {
+      closed_ = true; // the results still come; the completion reports the cancellation
+      stream_.state_->close_input();
+    }
+  }
 
   void read(std::exception_ptr e, std::optional<value_type> v) {
     if (v) {
@@ -1232,9 +1595,10 @@ private:
         } catch (...) {
           stop(std::current_exception());
         }
-      return next();
+      return;
     }
     if (e && !error_) error_ = e; // a failure comes once nothing runs: this is the end
+    if (closed_ && !error_) error_ = aborted();
     auto ex = work_.get_executor();
     asio::dispatch(ex, [h = std::move(handler_), e = error_]() mutable { std::move(h)(e); });
     work_.reset();
@@ -1242,16 +1606,15 @@ private:
 
   void stop(std::exception_ptr e) {
     if (!error_) error_ = e;
-    stream_.cancel(); // on this executor: at once. Reading on then ends once nothing runs.
+    stream_.state_->cancel(); // on this executor: at once. Reading on ends once nothing runs.
   }
 
   Stream stream_;
   PerItem per_item_;
   Handler handler_;
-  asio::executor_work_guard<
-      typename asio::associated_executor<Handler, typename reader::executor_type>::type>
-      work_;
+  asio::executor_work_guard<typename asio::associated_executor<Handler, executor_type>::type> work_;
   std::exception_ptr error_;
+  bool closed_ = false; // by partial cancellation
 };
 
 } // namespace detail

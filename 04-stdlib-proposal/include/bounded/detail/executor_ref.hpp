@@ -9,6 +9,7 @@
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/execution/relationship.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/prefer.hpp>
 #include <asio/query.hpp>
 #include <asio/require.hpp>
@@ -99,6 +100,24 @@ private:
 template <class Executor>
 inline constexpr bool names_executor_ref = asio::execution::is_executor<Executor>::value &&
                                            (sizeof(Executor) > sizeof(void*));
+
+// Whether the calling thread runs the executor's context now, so that a dispatch there would run
+// its function at once: asked of the executor where it can answer (an io_context's, a strand, or
+// either behind asio::any_io_executor), else false, and the caller dispatches.
+template <class Executor> bool running_in_this_thread(const Executor& executor) noexcept {
+  if constexpr (requires { bool(executor.running_in_this_thread()); }) {
+    return executor.running_in_this_thread();
+  } else if constexpr (requires { executor.template target<asio::io_context::executor_type>(); }) {
+    using plain = asio::io_context::executor_type;
+    using tracked =
+        decltype(asio::prefer(std::declval<plain>(), asio::execution::outstanding_work.tracked));
+    if (auto* e = executor.template target<plain>()) return e->running_in_this_thread();
+    if (auto* e = executor.template target<tracked>()) return e->running_in_this_thread();
+    return false;
+  } else {
+    return false;
+  }
+}
 
 // The outstanding work the state counts on the stream's executor while any handler lives: an
 // executor that counts it (a standard executor), or a work guard (a Networking TS one).

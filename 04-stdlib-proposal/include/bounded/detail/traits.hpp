@@ -124,6 +124,14 @@ struct atomic_counters {
 template <class T> struct is_awaitable : std::false_type {};
 template <class T, class E> struct is_awaitable<asio::awaitable<T, E>> : std::true_type {};
 
+// What a worker of the stream needs to know of an awaitable operation: what it returns, and the
+// executor type of the coroutines that can await it.
+template <class T> struct awaitable_parts;
+template <class T, class E> struct awaitable_parts<asio::awaitable<T, E>> {
+  using value = T;
+  using executor = E;
+};
+
 template <class Signature, class Range> struct signature_for { using type = Signature; };
 struct deduce;
 template <class Range> struct signature_for<deduce, Range> {
