@@ -44,8 +44,9 @@ private:
   asio::experimental::channel<void()> permits_;
 };
 
-// The article's `tasks` list and `gather()`: spawn() starts a task at once (ensure_future), and
-// gather() waits until every task has finished. It waits by sending into a channel with no room,
+// The article's `tasks` list and `gather()`: spawn() starts a task (ensure_future, which only
+// schedules it; co_spawn runs it at once, up to acquire()), and gather() waits until every task
+// has finished. It waits by sending into a channel with no room,
 // which completes when the last task to finish takes the message out.
 class task_group {
 public:
