@@ -363,8 +363,12 @@ local inline_filter = {
       return pandoc.Span({ pandoc.Str(figure(span)) }, pandoc.Attr("", { "fig" }))
     end
   end,
+  -- An image's path is relative to the deck's page, so that it shows on the code host too; pandoc
+  -- runs from the repository root, so it is rewritten from there.
   Image = function(image)
+    image.src = image.src:gsub("^%.%./", "docs/")
     uses(image.src)
+    return image
   end,
 }
 
@@ -382,6 +386,8 @@ function Pandoc(doc)
       local f = footer()
       if f then table.insert(out, f) end
       table.insert(out, b:walk(inline_filter))
+    elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*measured:") then
+      -- docs/tables' freshness marker for the figures below it: not for the audience
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*mark:") then
       table.insert(marks, (b.text:match("^<!%-%-%s*mark:%s*(.-)%s*%-%->")))
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*listing:") then
