@@ -43,4 +43,26 @@ TEST(ClientAsyncSem, MemoryLimitFailsFastWithAClearMessage) {
   EXPECT_LT(r.max_rss_kb, 256 * 1024);
 }
 
+// Against a server that answers at once, the first requests run while the loop still creates the
+// others, and memory could run out inside one of them, in Asio, where a std::bad_alloc ends the
+// program with std::terminate (exit 134). It must end as above, every time.
+TEST(ClientAsyncSem, MemoryLimitWhileRequestsRunFailsTheSameWay) {
+#ifdef SANITIZED_BUILD
+  GTEST_SKIP() << "a sanitizer reserves more address space than the limit";
+#endif
+  running_server server;
+  for (const char* limit : {"256M", "512M", "640M"}) {
+    auto r = run({"/bin/sh", "-c",
+                  std::string("PROGRESS=1 exec ") + common::testing::bin("client-async-sem") +
+                      " 100000000 --memory-limit " + limit + " --url " + server.url()},
+                 std::chrono::seconds(60));
+    EXPECT_FALSE(r.timed_out) << limit;
+    EXPECT_EQ(r.exit_code, 3) << limit << ": " << r.err;
+    EXPECT_TRUE(
+        std::regex_search(r.err, std::regex("(^|\n)out of memory after creating [0-9]+ of "
+                                            "100000000 requests \\(~[0-9]+ bytes each\\)\n$")))
+        << limit << ": " << r.err;
+  }
+}
+
 } // namespace

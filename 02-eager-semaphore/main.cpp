@@ -44,8 +44,9 @@ private:
   asio::experimental::channel<void()> permits_;
 };
 
-// The article's `tasks` list and `gather()`: spawn() starts a task at once (ensure_future), and
-// gather() waits until every task has finished. It waits by sending into a channel with no room,
+// The article's `tasks` list and `gather()`: spawn() starts a task (ensure_future, which only
+// schedules it; co_spawn runs it at once, up to acquire()), and gather() waits until every task
+// has finished. It waits by sending into a channel with no room,
 // which completes when the last task to finish takes the message out.
 class task_group {
 public:
@@ -86,11 +87,11 @@ awaitable<void> run(session& session, const url_template& url, std::uint64_t r, 
                     summary& summary) {
   task_group tasks(co_await asio::this_coro::executor);
   semaphore sem(co_await asio::this_coro::executor, limit);
-  try {
-    for (std::uint64_t i = 0; i < r; ++i)
-      tasks.spawn(bound_fetch(sem, url.format(i), session, summary));
-  } catch (const std::bad_alloc&) { // with --memory-limit; without it, the OOM killer comes
-    common::exit_out_of_memory(tasks.size(), r);
+  for (std::uint64_t i = 0; i < r; ++i) {
+    // With --memory-limit the run ends here, saying how many tasks it made, before memory runs
+    // out; without it, the OOM killer comes.
+    common::exit_if_out_of_memory(tasks.size(), r);
+    tasks.spawn(bound_fetch(sem, url.format(i), session, summary));
   }
   co_await tasks.gather();
 }

@@ -35,7 +35,8 @@ awaitable<response> fetch(std::string url, session& session) {
   return session.get(std::move(url));
 }
 
-// asyncio.ensure_future(): start a coroutine now, and keep a handle that says when it is done.
+// asyncio.ensure_future(): start a coroutine, and keep a handle that says when it is done. Where
+// asyncio only schedules it, co_spawn runs it at once, up to its first wait.
 struct future {
   bool done = false;
   response result;

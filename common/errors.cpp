@@ -22,6 +22,11 @@ void exit_out_of_memory(std::uint64_t created, std::uint64_t total) noexcept {
   std::_Exit(3);
 }
 
+void exit_if_out_of_memory(std::uint64_t created, std::uint64_t total) noexcept {
+  constexpr std::uint64_t every = 1024; // calls between two readings of the address space
+  if (created % every == 0 && address_space_exhausted()) exit_out_of_memory(created, total);
+}
+
 int report_error() noexcept {
   try {
     throw;

@@ -1,5 +1,6 @@
 #include "common/resources.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -29,6 +30,8 @@ std::uint64_t read_status_kb(const char* field) noexcept {
   return 0;
 }
 
+std::uint64_t address_space_budget_kb = 0; // set by limit_address_space(); 0: none
+
 } // namespace
 
 std::uint64_t raise_fd_limit() noexcept {
@@ -46,6 +49,12 @@ void limit_address_space(std::uint64_t bytes) {
   rlimit limit{bytes, bytes};
   if (setrlimit(RLIMIT_AS, &limit) != 0)
     throw std::system_error(errno, std::generic_category(), "cannot limit the address space");
+  constexpr std::uint64_t most_headroom = 64 << 20; // bytes
+  address_space_budget_kb = (bytes - std::min(bytes / 8, most_headroom)) / 1024;
+}
+
+bool address_space_exhausted() noexcept {
+  return address_space_budget_kb > 0 && read_status_kb("VmSize") > address_space_budget_kb;
 }
 
 std::uint64_t current_rss_kb() noexcept {

@@ -10,7 +10,13 @@ std::uint64_t raise_fd_limit() noexcept;
 
 /// Caps this process's address space at `bytes` (RLIMIT_AS), so that running out of memory is a
 /// std::bad_alloc instead of a visit from the OOM killer. Throws std::system_error if refused.
+/// It also sets the budget that address_space_exhausted() watches, an eighth (at most 64 MiB)
+/// below the cap.
 void limit_address_space(std::uint64_t bytes);
+
+/// Whether this process's address space (VmSize) has grown past the budget of
+/// limit_address_space(); always false without one. Reads /proc and allocates nothing.
+bool address_space_exhausted() noexcept;
 
 /// This process's resident set size now, in KiB (VmRSS), or 0 if it cannot be read.
 std::uint64_t current_rss_kb() noexcept;

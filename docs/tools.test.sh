@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests docs/listings and docs/tables on a scratch repository: a page that matches passes the
 # check, a stale one fails it with page:line and is put right by update, and bad markers are
-# reported. Run by ctest as docs_tools.
+# reported; a table whose programs changed after its run fails the freshness check, one marked
+# as history does not. Run by ctest as docs_tools.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d)
@@ -81,6 +82,49 @@ grep -qF '`./tour` at commit `abc1234`' table.md || { echo "FAIL: the table's so
 grep -q '| 02 |' table.md && { echo "FAIL: stage=\"04\" kept stage 02"; failures=$((failures + 1)); }
 expect "usage" 2 docs/tables bogus
 expect_output "usage" "Usage:"
+
+# Freshness: a table is stale once a program it measured changed after the commit of its run.
+git init -q . && git config user.email t@example.org && git config user.name test
+mkdir -p 02-eager-semaphore 04-stdlib-proposal common
+echo 'int main() {}' >02-eager-semaphore/main.cpp
+echo 'int main() {}' >04-stdlib-proposal/main.cpp
+echo '// shared' >common/args.cpp
+git add -A && git commit -qm "the programs"
+run=$(git rev-parse --short HEAD)
+printf 'command: ./tour --only 04\ncommit: %s\ndate: 2026-12-01\nmachine: a test\n' "$run" >docs/results/run.about
+docs/tables update table.md >/dev/null
+cat >>table.md <<MD
+
+Typed: 6,480 KB.
+<!-- measured: commit="$run" stages="02" by="speed.sh" -->
+MD
+git add -A && git commit -qm "the figures"
+touch docs/freshness-enforced
+expect "fresh table, enforced" 0 docs/tables check table.md
+echo 'int main() { return 0; }' >04-stdlib-proposal/main.cpp
+git commit -qam "stage 04 changes"
+expect "stale table, enforced" 1 docs/tables check table.md
+expect_output "stale table, enforced" "table.md:1: table of docs/results/run.csv is stale: 04-stdlib-proposal/main.cpp changed since its run at $run; re-make it with \`./tour --only 04\`"
+grep -q "figures is stale" "$tmp/out" && { echo "FAIL: stage 02's typed figures called stale by stage 04's change"; failures=$((failures + 1)); }
+echo '// shared, changed' >common/args.cpp
+git commit -qam "common changes"
+expect "stale typed figures" 1 docs/tables check table.md
+expect_output "stale typed figures" "table.md:$(grep -n '^<!-- measured' table.md | cut -d: -f1): figures is stale: common/ changed since its run at $run; re-make it with \`speed.sh\`"
+sed -i 's/stage="04" -->/stage="04" history="the figure before the change" -->/; s/by="speed.sh" -->/by="speed.sh" history="before" -->/' table.md
+expect "stale figures marked as history" 0 docs/tables check table.md
+git checkout -q table.md
+rm docs/freshness-enforced
+expect "stale, not enforced" 0 docs/tables check table.md
+expect_output "stale, not enforced" "not enforced (docs/freshness-enforced is absent)"
+touch docs/freshness-enforced
+printf 'command: ./tour\ncommit: 0123abc\ndate: 2026-12-01\nmachine: a test\n' >docs/results/run.about
+sed -i "s/commit=\"$run\"/commit=\"0123abc\"/" table.md
+docs/tables update table.md >/dev/null
+expect "a commit this clone lacks" 0 docs/tables check table.md
+expect_output "a commit this clone lacks" "freshness not checked for commit(s) 0123abc"
+rm -rf .git
+expect "no git history" 0 docs/tables check table.md
+expect_output "no git history" "freshness not checked: no git history here"
 
 [ "$failures" -eq 0 ] && echo "docs tools: all checks passed"
 exit $((failures > 0))

@@ -106,11 +106,37 @@ std::string directory_of_this_program() {
   return s.substr(0, s.rfind('/'));
 }
 
+// What `--help` prints between the Usage and Example lines, with the defaults of `out`.
+std::string help(const options& out) {
+  using std::to_string;
+  std::string h =
+      "Runs stages 02, 03 and 04 side by side against one server, each through timed,\n";
+  h += "draws their memory, CPU and requests/s live, then prints timed's lines and a table.\n\n";
+  h += "  memory|cpu           the scene: memory (default; " + to_string(memory_scene().requests) +
+       " requests, no delays)\n";
+  h += "                       or cpu (" + to_string(cpu_scene().requests) +
+       " requests, the article's 0-3 s delays)\n";
+  h += "  --requests N         requests for each stage, 1 to 100000000 (default: the scene's)\n";
+  h += "  --delay s|ms|0       the server's delays: 0-3 s, 0-3 ms or none (default: the scene's)\n";
+  h += "  --limit L            each client's requests in flight, 1 to 10000 (default " +
+       to_string(out.limit) + ")\n";
+  h += "  --for SECONDS        stops the clients after this long (default: they finish)\n";
+  h += "  --stages LIST        which of 02, 03 and 04 to run, comma-separated (default: all)\n";
+  h += "  --plain              plain progress lines instead of the drawing (also when the\n";
+  h += "                       terminal is smaller than 80x24, or not a terminal)\n";
+  h += "  --hold SECONDS       keeps the last frame up this long before the summary (default 0)\n";
+  h += "  --brief              ends with the table and one sentence, not each stage's lines\n";
+  h += "  --bin DIR            where the programs are (default: this program's directory)\n";
+  h += "  -h, --help           prints this and exits\n\n";
+  h += "Ctrl-C stops the clients; it then prints what they did so far.\n";
+  return h;
+}
+
 options parse_args(int argc, char** argv) {
   common::arguments args(argc, argv,
                          "[memory|cpu] [--requests N] [--delay s|ms|0] [--limit L] [--for SECONDS] "
                          "[--stages 02,03,04] [--plain] [--hold SECONDS] [--brief] [--bin DIR]",
-                         "memory --requests 300000");
+                         "memory --requests 300000", help(options{}));
   options out;
   out.bin = directory_of_this_program();
   std::optional<std::uint64_t> requests;

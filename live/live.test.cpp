@@ -114,6 +114,15 @@ TEST(Live, ABadCommandLineIsAUsageError) {
   }
 }
 
+TEST(Live, HelpDescribesEveryOption) {
+  auto r = run({bin("live"), "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (auto option : {"Usage: live ", "memory|cpu", "--requests N", "--delay s|ms|0", "--limit L",
+                      "--for SECONDS", "--stages LIST", "--plain", "--hold SECONDS", "--brief",
+                      "--bin DIR", "-h, --help", "Example: live "})
+    EXPECT_TRUE(contains(r.out, option)) << option << " in:\n" << r.out;
+}
+
 TEST(Live, NotATerminalPrintsPlainLinesAndTheSummary) {
   auto r = run({bin("live"), "memory", "--requests", "3000", "--delay", "0"}, 120s);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -55,7 +55,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 say "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 say "Date: $(date -u +%Y-%m-%dT%H:%MZ); runs: $runs x ${seconds} s, median reported"
-[ -n "$pipelining" ] && say "Commit: $(git -C "$root" rev-parse --short HEAD); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "Commit: $(git -C "$root" rev-parse --short HEAD); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Starts our server with ARGS; sets server_pid and server_port. stop_server sets server_said to
 # its closing line ("served N requests, ..., mean delay D s").
@@ -198,8 +198,9 @@ sizes=(1000000)
 for n in "${sizes[@]}"; do
   start_server --port 0 --max-delay 0
   log=$results/progress-$n.log
+  echo "# commit $(git -C "$root" rev-parse --short HEAD), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr)" >"$log"
   PROGRESS=1 "$bin/timed" --no-server -- "$bin/client-async-proposal" "$n" \
-    --url "http://127.0.0.1:$server_port/{}" 2>"$log" || true
+    --url "http://127.0.0.1:$server_port/{}" 2>>"$log" || true
   stop_server
   say "  $n requests: $(grep "requests: ok" "$log")"
   say "  $(grep "Memory usage" "$log" | tr '\t' ' ')"

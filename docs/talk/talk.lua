@@ -331,11 +331,24 @@ end
 
 -- --- The slides -----------------------------------------------------------------------------
 
+-- A tour CSV is described by its companion .about (docs/tables reads the same file): the command,
+-- the date and the commit of its run, so that a re-made run re-describes itself.
+local function about_of(path)
+  if not path:match("%.csv$") then return nil end
+  local about = {}
+  for _, line in ipairs(read_lines(path:gsub("%.csv$", ".about")) or {}) do
+    local key, value = line:match("^(%w+):%s*(.*)$")
+    if key then about[key] = value end
+  end
+  if not about.command then return nil end
+  return "`" .. about.command .. "`, " .. (about.date or "") .. ", commit " .. (about.commit or "?")
+end
+
 local function footer()
   if #slide_order == 0 then return nil end
   local parts = {}
   for _, path in ipairs(slide_order) do
-    local described = sources_described[path]
+    local described = sources_described[path] or about_of(path)
     table.insert(parts, "<code>" .. html_escape(path) .. "</code>" ..
                         (described and (" (" .. html_escape(described) .. ")") or ""))
   end
@@ -350,8 +363,12 @@ local inline_filter = {
       return pandoc.Span({ pandoc.Str(figure(span)) }, pandoc.Attr("", { "fig" }))
     end
   end,
+  -- An image's path is relative to the deck's page, so that it shows on the code host too; pandoc
+  -- runs from the repository root, so it is rewritten from there.
   Image = function(image)
+    image.src = image.src:gsub("^%.%./", "docs/")
     uses(image.src)
+    return image
   end,
 }
 
@@ -369,6 +386,8 @@ function Pandoc(doc)
       local f = footer()
       if f then table.insert(out, f) end
       table.insert(out, b:walk(inline_filter))
+    elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*measured:") then
+      -- docs/tables' freshness marker for the figures below it: not for the audience
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*mark:") then
       table.insert(marks, (b.text:match("^<!%-%-%s*mark:%s*(.-)%s*%-%->")))
     elseif b.t == "RawBlock" and b.format == "html" and b.text:match("^<!%-%-%s*listing:") then
