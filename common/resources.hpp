@@ -10,9 +10,12 @@ std::uint64_t raise_fd_limit() noexcept;
 
 /// Caps this process's address space at `bytes` (RLIMIT_AS), so that running out of memory is a
 /// std::bad_alloc instead of a visit from the OOM killer. Throws std::system_error if refused.
+/// Where there is no RLIMIT_AS (the portable build, for macOS), it checks the peak resident size
+/// instead, every 10 ms, and ends the process with `out of memory: ...` and status 3.
 void limit_address_space(std::uint64_t bytes);
 
-/// This process's resident set size now, in KiB (VmRSS), or 0 if it cannot be read.
+/// This process's resident set size now, in KiB (VmRSS), or 0 if it cannot be read; the peak
+/// in the portable build, where POSIX offers nothing else.
 std::uint64_t current_rss_kb() noexcept;
 
 /// This process's peak resident set size so far, in KiB (VmHWM), or 0 if it cannot be read.
