@@ -41,7 +41,14 @@ else()
 endif()
 
 # GoogleTest.
-if(BUILD_TESTING)
+set(GTEST_SOURCE_DIR "" CACHE PATH
+  "Build GoogleTest from these sources instead (the macos-like preset: /usr/src/googletest, for libc++)")
+if(BUILD_TESTING AND GTEST_SOURCE_DIR)
+  set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+  set(BUILD_GMOCK OFF CACHE BOOL "" FORCE)
+  add_subdirectory(${GTEST_SOURCE_DIR} ${PROJECT_BINARY_DIR}/googletest EXCLUDE_FROM_ALL SYSTEM)
+  include(GoogleTest)
+elseif(BUILD_TESTING)
   find_package(GTest QUIET)
   if(NOT GTest_FOUND)
     message(STATUS "GoogleTest not found: fetching v1.14.0")
