@@ -3,6 +3,7 @@
 #include "common/resources.hpp"
 #include "common/url.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -69,8 +70,21 @@ std::uint64_t arguments::number(std::string_view text, std::string_view what, st
 std::chrono::milliseconds arguments::seconds(std::string_view text, std::string_view what,
                                              double max) const {
   double s = 0;
+  bool parsed = false;
+#if defined(__cpp_lib_to_chars) // from_chars for floating point: not in libc++ before 17
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !(s > 0) || s > max)
+  parsed = ec == std::errc{} && end == text.data() + text.size();
+#else // strtod, held to what from_chars accepts: decimal digits, no sign, space, inf or hex
+  auto digits = std::string(text);
+  char* end = nullptr;
+  if (!digits.empty() &&
+      (std::isdigit(static_cast<unsigned char>(digits[0])) || digits[0] == '.') &&
+      digits.find_first_of("xX") == std::string::npos) {
+    s = std::strtod(digits.c_str(), &end);
+    parsed = end == digits.c_str() + digits.size();
+  }
+#endif
+  if (text.empty() || !parsed || !(s > 0) || s > max)
     fail(std::string(what) + " must be a number of seconds above 0 and at most " +
          std::to_string(static_cast<long>(max)) + ", not '" + std::string(text) + "'");
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000 + 0.5));

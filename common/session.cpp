@@ -1,12 +1,12 @@
 #include "common/session.hpp"
 
+#include "common/asio_compat.hpp"
 #include "common/errors.hpp"
 #include "common/http.hpp"
 #include "common/read_buffer.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -26,7 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto use_tuple = compat::as_tuple(asio::use_awaitable);
 // A connection's first read buffer: the server's whole "Hello, World!" response (93 bytes) fits.
 constexpr std::size_t initial_buffer_bytes = 128;
 

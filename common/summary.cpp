@@ -81,13 +81,13 @@ summary::summary(std::uint64_t requests) : requests_(requests) {
   auto mode = progress_wanted();
   terminal_progress_ = mode == progress_mode::terminal && requests > 0;
   if (mode != progress_mode::off && requests > 0)
-    progress_ = std::jthread([this, mode](std::stop_token stop) {
+    progress_ = std::thread([this, mode] {
       sigset_t signals; // they are the handler's business, on the thread that makes the requests
       sigemptyset(&signals);
       for (int s : caught_signals)
         sigaddset(&signals, s);
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-      show_progress(stop, mode == progress_mode::terminal);
+      show_progress(mode == progress_mode::terminal);
     });
   const summary* none = nullptr;
   if (catching.compare_exchange_strong(none, this)) {
@@ -103,6 +103,7 @@ summary::summary(std::uint64_t requests) : requests_(requests) {
 
 summary::~summary() {
   stop_catching_signals();
+  stop_progress();
 }
 
 void summary::on_signal(int signal_number) noexcept {
@@ -124,14 +125,14 @@ void summary::stop_catching_signals() noexcept {
   catches_signals_ = false;
 }
 
-void summary::show_progress(std::stop_token stop, bool terminal) {
-  std::mutex m;
-  std::condition_variable_any wake;
+void summary::show_progress(bool terminal) {
   auto start = steady_clock::now();
   auto interval = progress_interval();
   for (;;) {
-    std::unique_lock lock(m);
-    if (wake.wait_for(lock, stop, interval, [] { return false; }) || stop.stop_requested()) break;
+    {
+      std::unique_lock lock(progress_mutex_);
+      if (progress_wake_.wait_for(lock, interval, [this] { return progress_stopping_; })) break;
+    }
     double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
     auto done = ok() + failed();
     double rate = done / elapsed;
@@ -202,12 +203,19 @@ std::string summary::interrupted_line() const {
   return out.str();
 }
 
+void summary::stop_progress() {
+  if (!progress_.joinable()) return;
+  {
+    std::lock_guard lock(progress_mutex_);
+    progress_stopping_ = true;
+  }
+  progress_wake_.notify_one();
+  progress_.join();
+}
+
 int summary::print() {
   stop_catching_signals();
-  if (progress_.joinable()) {
-    progress_.request_stop();
-    progress_.join();
-  }
+  stop_progress();
   std::fprintf(stderr, "%s\n", line().c_str());
   return ok() == requests_ ? 0 : 1;
 }

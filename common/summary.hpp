@@ -8,7 +8,9 @@
 #include "common/response.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -65,7 +67,8 @@ private:
   void keep_first_failure(std::string_view failure) noexcept;
   void write_counts(text& out) const noexcept;
   void write_interrupted_line(text& out) const noexcept;
-  void show_progress(std::stop_token stop, bool terminal);
+  void show_progress(bool terminal);
+  void stop_progress();
   static void on_signal(int signal_number) noexcept;
   void stop_catching_signals() noexcept;
 
@@ -76,7 +79,12 @@ private:
   std::atomic<std::size_t> first_failure_size_{0}; // set once first_failure_ is written
   bool terminal_progress_ = false;                 // a progress line to clear when interrupted
   bool catches_signals_ = false;
-  std::jthread progress_;
+  // The progress thread, and how it is told to stop (std::thread, not std::jthread and its
+  // std::stop_token: libc++ 16, clang's library, has neither).
+  std::mutex progress_mutex_;
+  std::condition_variable progress_wake_;
+  bool progress_stopping_ = false; // under progress_mutex_
+  std::thread progress_;
 };
 
 } // namespace common

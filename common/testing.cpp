@@ -1,5 +1,7 @@
 #include "common/testing.hpp"
 
+#include "common/platform.hpp"
+
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 
@@ -114,12 +116,14 @@ server_process::server_process(std::vector<std::string> args, std::string progra
     argv.push_back(a.data());
   argv.push_back(nullptr);
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (common::platform::cloexec_pipe(out) != 0 || common::platform::cloexec_pipe(err) != 0)
+    throw std::runtime_error("pipe");
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
-    close_range(3, ~0u, 0); // the test's own sockets (Asio's are not close-on-exec) stay here
+    common::platform::close_descriptors_from(
+        3); // the test's own sockets (Asio's are not close-on-exec) stay here
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -211,20 +215,15 @@ std::uint16_t unused_port() {
 }
 
 std::size_t open_files(pid_t pid) {
-  std::size_t n = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
+  auto n = common::platform::open_files(pid);
+  if (!n)
+    throw std::runtime_error("cannot count the descriptors of process " + std::to_string(pid));
+  return *n;
 }
 
 long resident_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  throw std::runtime_error("no VmRSS for process " + std::to_string(pid));
+  if (auto sampled = common::platform::sample(pid)) return static_cast<long>(sampled->rss_kb);
+  throw std::runtime_error("no resident size for process " + std::to_string(pid));
 }
 
 std::string bin(const std::string& program) {
@@ -239,13 +238,15 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
   args.push_back(nullptr);
 
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (common::platform::cloexec_pipe(out) != 0 || common::platform::cloexec_pipe(err) != 0)
+    throw std::runtime_error("pipe");
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0); // its own process group, so that a timeout kills what it started too
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
-    close_range(3, ~0u, 0); // the test's own sockets (Asio's are not close-on-exec) stay here
+    common::platform::close_descriptors_from(
+        3); // the test's own sockets (Asio's are not close-on-exec) stay here
     execv(args[0], args.data());
     _exit(127);
   }
@@ -285,7 +286,7 @@ process_result run(std::vector<std::string> argv, std::chrono::milliseconds time
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
-  result.max_rss_kb = usage.ru_maxrss;
+  result.max_rss_kb = static_cast<long>(common::platform::peak_kb(usage));
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;

@@ -3,6 +3,7 @@
 // the article's format (its `/usr/bin/time --format "Memory usage: %MKB\tTime: %e seconds"`),
 // followed by the CPU use. Then it stops the server. GNU time is not needed.
 #include "common/args.hpp"
+#include "common/platform.hpp"
 
 #include <chrono>
 #include <climits>
@@ -15,7 +16,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,14 +97,6 @@ timed_args parse_args(int argc, char** argv) {
   return out;
 }
 
-std::string directory_of_this_program() {
-  char path[PATH_MAX];
-  auto n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return ".";
-  std::string s(path, static_cast<std::size_t>(n));
-  return s.substr(0, s.rfind('/'));
-}
-
 // Forks and execs `argv`; the child gets SIGTERM if timed dies, and `out_fd` and `err_fd` (when
 // not -1) as its stdout and stderr.
 pid_t start(const std::vector<std::string>& words, int out_fd, int err_fd, int& error) {
@@ -113,15 +105,14 @@ pid_t start(const std::vector<std::string>& words, int out_fd, int err_fd, int& 
     argv.push_back(const_cast<char*>(w.c_str()));
   argv.push_back(nullptr);
   int report[2]; // carries exec's errno back to the parent
-  if (pipe2(report, O_CLOEXEC) != 0) {
+  if (common::platform::cloexec_pipe(report) != 0) {
     error = errno;
     return -1;
   }
   auto parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
+    common::platform::die_with_parent(SIGTERM, parent);
     signal(SIGINT, SIG_DFL);
     if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
     if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
@@ -240,11 +231,12 @@ int main(int argc, char* argv[]) {
   server_process server;
   std::thread forward_errors; // copies the server's stderr to ours while it runs
   if (args.start_server) {
-    std::vector<std::string> words{
-        args.server_path.empty() ? directory_of_this_program() + "/server" : args.server_path};
+    std::vector<std::string> words{args.server_path.empty()
+                                       ? common::platform::program_directory(argv[0]) + "/server"
+                                       : args.server_path};
     words.insert(words.end(), args.server_args.begin(), args.server_args.end());
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    if (common::platform::cloexec_pipe(out) != 0 || common::platform::cloexec_pipe(err) != 0) {
       std::perror("timed: pipe");
       return 1;
     }
@@ -316,8 +308,9 @@ int main(int argc, char* argv[]) {
     std::fprintf(stderr, "Command exited with non-zero status %d\n", WEXITSTATUS(status));
     exit_status = WEXITSTATUS(status);
   }
-  std::fprintf(stderr, "Memory usage: %ldKB\tTime: %.2f seconds\tCPU usage: %.0f%%\n",
-               usage.ru_maxrss, seconds, seconds > 0 ? 100 * cpu / seconds : 0.0);
+  std::fprintf(stderr, "Memory usage: %lluKB\tTime: %.2f seconds\tCPU usage: %.0f%%\n",
+               static_cast<unsigned long long>(common::platform::peak_kb(usage)), seconds,
+               seconds > 0 ? 100 * cpu / seconds : 0.0);
 
   if (server.pid > 0) {
     int server_status = 0;

@@ -163,10 +163,25 @@ TEST(Tour, TestRejectsUnknownArgumentsInsteadOfRunningTheSuite) {
   for (auto args : std::vector<std::vector<std::string>>{{"test", "--frobnicate"},
                                                          {"test", "--quick", "extra"},
                                                          {"test", "-q"},
-                                                         {"--packages", "x"}}) {
+                                                         {"--packages", "x"},
+                                                         {"test", "--packages", "x"}}) {
     SCOPED_TRACE(::testing::PrintToString(args));
     expect_usage_error(tour_without_tools(args));
   }
+}
+
+// `./tour` installs what the experiment needs; `./tour test` that and what the tests need.
+TEST(Tour, PrintsTheExperimentsPackagesAndTheTestsPackagesBesideThem) {
+  auto run_list = tour_without_tools({"--packages"});
+  auto test_list = tour_without_tools({"test", "--packages"});
+  ASSERT_EQ(run_list.exit_code, 0) << run_list.err;
+  ASSERT_EQ(test_list.exit_code, 0) << test_list.err;
+  EXPECT_NE(run_list.out.find("libasio-dev"), std::string::npos) << run_list.out;
+  EXPECT_EQ(run_list.out.find("libgtest-dev"), std::string::npos) << run_list.out;
+  EXPECT_EQ(run_list.out.find("chromium"), std::string::npos) << run_list.out;
+  EXPECT_EQ(test_list.out.substr(0, run_list.out.size() - 1), // without its newline
+            run_list.out.substr(0, run_list.out.size() - 1));
+  EXPECT_NE(test_list.out.find("libgtest-dev"), std::string::npos) << test_list.out;
 }
 
 TEST(Tour, TestHelpPrintsTheUsage) {

@@ -2,10 +2,12 @@
 // three async clients (stages 02, 03 and 04) side by side against it, and redraws five times a
 // second, for each stage: its resident memory (or, in the CPU scene, its CPU use) as a chart
 // that grows to the right, that figure in large digits, and CPU, requests/s, done of N and
-// failures. Memory and CPU come from /proc/PID; done and failed from the clients' own progress
-// lines (PROGRESS=1). It ends, or on Ctrl-C stops, with the lines `timed` and the tour print.
-// On a terminal smaller than 80x24, or not a terminal, it prints plain lines instead.
+// failures. Memory and CPU come from /proc/PID (ps(1) in the portable build); done and failed from
+// the clients' own progress lines (PROGRESS=1). It ends, or on Ctrl-C stops, with the lines `timed`
+// and the tour print. On a terminal smaller than 80x24, or not a terminal, it prints plain lines
+// instead.
 #include "common/args.hpp"
+#include "common/platform.hpp"
 
 #include <algorithm>
 #include <array>
@@ -29,7 +31,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -98,14 +99,6 @@ struct options {
   std::vector<const stage_info*> shown; // the stages to run, in the usual order
 };
 
-std::string directory_of_this_program() {
-  char path[PATH_MAX];
-  auto n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return ".";
-  std::string s(path, static_cast<std::size_t>(n));
-  return s.substr(0, s.rfind('/'));
-}
-
 // What `--help` prints between the Usage and Example lines, with the defaults of `out`.
 std::string help(const options& out) {
   using std::to_string;
@@ -138,7 +131,7 @@ options parse_args(int argc, char** argv) {
                          "[--stages 02,03,04] [--plain] [--hold SECONDS] [--brief] [--bin DIR]",
                          "memory --requests 300000", help(options{}));
   options out;
-  out.bin = directory_of_this_program();
+  out.bin = common::platform::program_directory(argc > 0 ? argv[0] : nullptr);
   std::optional<std::uint64_t> requests;
   std::optional<std::string> delay;
   while (!args.done()) {
@@ -242,11 +235,7 @@ std::vector<std::string> server_args(const std::string& delay) {
 // Stage 02 keeps every request in memory: cap it at half the machine, as the tour does, so that a
 // large N ends in a clear `out of memory` instead of a visit from the OOM killer.
 [[maybe_unused]] std::string memory_cap() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  std::uint64_t kb = 0;
-  while (in >> key >> kb)
-    if (key == "MemTotal:") break;
+  auto kb = common::platform::physical_memory_kb();
   return std::to_string(std::max<std::uint64_t>(kb / 2 / 1024, 64)) + "M";
 }
 
@@ -270,8 +259,7 @@ pid_t start(const std::vector<std::string>& words, int out_fd, bool stdout_too,
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    common::platform::die_with_parent(SIGKILL, parent);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
       signal(s, SIG_DFL);
     int null = open("/dev/null", O_RDWR);
@@ -310,7 +298,7 @@ struct server_process {
 server_process start_server(const options& o) {
   server_process s;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return s;
+  if (common::platform::cloexec_pipe(fds) != 0) return s;
   std::vector<std::string> words{o.bin + "/server"};
   for (auto& a : server_args(o.what.delay))
     words.push_back(a);
@@ -369,7 +357,7 @@ struct runner {
   std::uint64_t done = 0, failed = 0, rss_kb = 0;
   double cpu_percent = 0, rate = 0;
   std::deque<std::pair<clock_type::time_point, std::uint64_t>> done_samples;
-  std::deque<std::pair<clock_type::time_point, long>> tick_samples;
+  std::deque<std::pair<clock_type::time_point, double>> cpu_samples;
   // History, one sample per frame, for the chart: seconds since the start, value.
   std::vector<std::pair<double, double>> rss_history, cpu_history;
   // At the end.
@@ -389,7 +377,7 @@ void could_not_start(runner& r, const char* what) {
 
 void start_client(runner& r, const options& o, const std::string& port) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return could_not_start(r, "pipe");
+  if (common::platform::cloexec_pipe(fds) != 0) return could_not_start(r, "pipe");
   std::vector<std::string> words{o.bin + "/" + r.info->program,
                                  std::to_string(o.what.requests),
                                  "--limit",
@@ -449,32 +437,6 @@ void drain(runner& r) {
   }
 }
 
-// /proc/PID/status VmRSS in KB, and /proc/PID/stat utime + stime in clock ticks.
-std::optional<std::uint64_t> read_rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
-  return std::nullopt;
-}
-
-std::optional<long> read_cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; fields >> field; ++i) { // the state is field 3; utime 14, stime 15
-    if (i == 14) utime = std::atol(field.c_str());
-    if (i == 15) {
-      stime = std::atol(field.c_str());
-      return utime + stime;
-    }
-  }
-  return std::nullopt;
-}
-
 template <class T>
 void keep_window(std::deque<std::pair<clock_type::time_point, T>>& d, clock_type::time_point now) {
   while (d.size() > 2 && now - d[1].first >= rate_window)
@@ -487,25 +449,25 @@ double seconds_between(clock_type::time_point a, clock_type::time_point b) {
 
 // The server's CPU use over the last second: when it nears 100%, it is what sets the pace.
 double server_cpu(const server_process& s, clock_type::time_point now) {
-  static std::deque<std::pair<clock_type::time_point, long>> samples;
-  auto ticks = read_cpu_ticks(s.pid);
-  if (!ticks) return 0;
-  samples.emplace_back(now, *ticks);
+  static std::deque<std::pair<clock_type::time_point, double>> samples;
+  auto sampled = common::platform::sample(s.pid);
+  if (!sampled) return 0;
+  samples.emplace_back(now, sampled->cpu_seconds);
   keep_window(samples, now);
   double dt = seconds_between(samples.front().first, now);
-  return dt > 0.1 ? 100.0 * (*ticks - samples.front().second) / sysconf(_SC_CLK_TCK) / dt : 0;
+  return dt > 0.1 ? 100.0 * (sampled->cpu_seconds - samples.front().second) / dt : 0;
 }
 
 void sample(runner& r, clock_type::time_point now, clock_type::time_point scene_start) {
   double t = seconds_between(scene_start, now);
   if (!r.finished) {
-    if (auto kb = read_rss_kb(r.pid)) r.rss_kb = *kb;
-    if (auto ticks = read_cpu_ticks(r.pid)) {
-      r.tick_samples.emplace_back(now, *ticks);
-      keep_window(r.tick_samples, now);
-      auto& [t0, k0] = r.tick_samples.front();
+    if (auto sampled = common::platform::sample(r.pid)) {
+      r.rss_kb = sampled->rss_kb;
+      r.cpu_samples.emplace_back(now, sampled->cpu_seconds);
+      keep_window(r.cpu_samples, now);
+      auto& [t0, c0] = r.cpu_samples.front();
       if (double dt = seconds_between(t0, now); dt > 0.1)
-        r.cpu_percent = 100.0 * (*ticks - k0) / sysconf(_SC_CLK_TCK) / dt;
+        r.cpu_percent = 100.0 * (sampled->cpu_seconds - c0) / dt;
     }
     keep_window(r.done_samples, now);
     if (r.done_samples.size() >= 2) {
@@ -529,7 +491,7 @@ void reap(runner& r) {
                  (r.usage.ru_utime.tv_usec + r.usage.ru_stime.tv_usec) / 1e6;
     r.cpu_percent = r.seconds > 0 ? 100 * cpu / r.seconds : 0;
     r.rate = r.seconds > 0 ? r.done / r.seconds : 0;
-    r.rss_kb = static_cast<std::uint64_t>(r.usage.ru_maxrss);
+    r.rss_kb = common::platform::peak_kb(r.usage);
   }
 }
 
@@ -868,8 +830,9 @@ void print_summary(const options& o, const std::vector<runner>& runners,
       std::printf("Command terminated by signal %d\n", WTERMSIG(r.status));
     else if (WEXITSTATUS(r.status) != 0)
       std::printf("Command exited with non-zero status %d\n", WEXITSTATUS(r.status));
-    std::printf("Memory usage: %ldKB\tTime: %.2f seconds\tCPU usage: %.0f%%\n", r.usage.ru_maxrss,
-                r.seconds, r.cpu_percent);
+    std::printf("Memory usage: %lluKB\tTime: %.2f seconds\tCPU usage: %.0f%%\n",
+                static_cast<unsigned long long>(common::platform::peak_kb(r.usage)), r.seconds,
+                r.cpu_percent);
   }
   std::size_t from = 0;
   for (auto eol = server.said.find('\n'); !o.brief && eol != std::string::npos;
@@ -883,12 +846,13 @@ void print_summary(const options& o, const std::vector<runner>& runners,
               "outcome");
   for (auto& r : runners)
     std::printf(format, r.info->number, group(s.requests).c_str(), delay_words(s.delay).c_str(),
-                (group(static_cast<std::uint64_t>(r.usage.ru_maxrss)) + " KB").c_str(),
+                (group(common::platform::peak_kb(r.usage)) + " KB").c_str(),
                 fixed(r.seconds, "%.2f s").c_str(), fixed(r.cpu_percent, "%.0f%%").c_str(),
                 group(static_cast<std::uint64_t>(r.rate)).c_str(), outcome(r).c_str());
   // One plain sentence of what the scene showed, from the figures above.
   auto peak = [&](std::size_t i) {
-    auto [number, unit] = memory_text(static_cast<double>(runners[i].usage.ru_maxrss));
+    auto [number, unit] =
+        memory_text(static_cast<double>(common::platform::peak_kb(runners[i].usage)));
     return number + " " + unit;
   };
   auto cpu = [&](std::size_t i) { return fixed(runners[i].cpu_percent, "%.0f%%"); };

@@ -6,11 +6,11 @@
 // they are enforced.
 #include "server/server.hpp"
 
+#include "common/asio_compat.hpp"
 #include "common/http.hpp"
 #include "common/read_buffer.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -32,7 +32,7 @@ namespace http = common::http;
 
 namespace {
 
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto use_tuple = compat::as_tuple(asio::use_awaitable);
 constexpr std::size_t initial_buffer_bytes = 1024;
 // A GET has no business sending a body. One is skipped, not stored, so this limit bounds the time
 // spent reading for nothing, not memory: a larger body is answered 413 and the connection closed.

@@ -10,7 +10,6 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -19,6 +18,14 @@
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
+#include <asio/version.hpp>
+#if ASIO_VERSION >= 102400 // as_tuple left asio::experimental in 1.24; its old header went in 1.33
+#include <asio/as_tuple.hpp>
+using asio::as_tuple;
+#else
+#include <asio/experimental/as_tuple.hpp>
+using asio::experimental::as_tuple;
+#endif
 
 #include <gtest/gtest.h>
 
@@ -206,7 +213,7 @@ TEST(Hostile, IgnoresACancellationThatArrivesWhileACoroutinesResultIsBeingHanded
     timers.push_back(
         std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
   auto job = [&](int i) -> awaitable<int> {
-    co_await timers[i]->async_wait(asio::experimental::as_tuple(use_awaitable));
+    co_await timers[i]->async_wait(as_tuple(use_awaitable));
     co_return i;
   };
   auto s = bounded::as_completed(io.get_executor(),

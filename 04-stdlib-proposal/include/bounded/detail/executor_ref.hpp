@@ -32,7 +32,12 @@ namespace bounded::detail {
 // state holds a work-counting copy of the executor while any handler lives (state::handler_made).
 template <class Executor> class executor_ref {
 public:
-  explicit executor_ref(const Executor& executor) noexcept
+  // A template, so that copying an executor_ref never considers converting it to an Executor:
+  // with libc++, asking whether it is nothrow copy constructible did, and the converting
+  // constructor of asio::any_io_executor then asked whether executor_ref is an executor, which
+  // is what was being worked out.
+  template <class E, std::enable_if_t<std::is_same_v<E, Executor>, int> = 0>
+  explicit executor_ref(const E& executor) noexcept
       : bits_(reinterpret_cast<std::uintptr_t>(&executor)) {}
 
   template <class F> void execute(F&& f) const {
@@ -123,7 +128,7 @@ template <class Executor> bool running_in_this_thread(const Executor& executor) 
 // executor that counts it (a standard executor), or a work guard (a Networking TS one).
 template <class Executor, class = void> struct held_work_of {
   using type = std::optional<asio::executor_work_guard<Executor>>;
-  static type::value_type make(const Executor& e) { return asio::make_work_guard(e); }
+  static typename type::value_type make(const Executor& e) { return asio::make_work_guard(e); }
 };
 template <class Executor>
 struct held_work_of<Executor, std::enable_if_t<asio::execution::is_executor<Executor>::value>> {
