@@ -51,8 +51,8 @@ int cloexec_pipe(int fds[2]) noexcept;
 /// What the live view shows of another process: its resident set size now and the CPU time it
 /// has used (user + system).
 struct process_sample {
-  std::uint64_t rss_kb = 0;
-  double cpu_seconds = 0;
+  std::uint64_t rss_kb = 0; ///< resident set size now, in KiB
+  double cpu_seconds = 0;   ///< user + system CPU time so far
 };
 /// A sample of process `pid`, or nothing once it has gone. Linux reads /proc/PID; the POSIX
 /// implementation runs `ps -o rss= -o time= -p PID` (slower, and CPU time in whole seconds on
