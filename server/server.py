@@ -14,7 +14,7 @@ from aiohttp import web
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "common"))
 import client_common  # noqa: E402 - the command line, as in common/
 
-backlog = 4096  # connections waiting to be accepted: aiohttp's 128 drops a limit of 1000's SYNs
+backlog = 4096  # connections waiting to be accepted: aiohttp's 128 can overflow at a limit of 1000
 
 
 class Options:

@@ -28,6 +28,7 @@ $as_completed << EOD
 100000000,294304
 EOD
 if (python) {
+set key top left # the Python lines take the lower right
 plot rows('02', 'C++') using 3:($5 / 1024) with linespoints lw 2 pt 7 lc 1 title '02 eager + semaphore', \
      rows('03', 'C++') using 3:($5 / 1024) with linespoints lw 2 pt 5 lc 2 title '03 limited\_as\_completed (polls)', \
      rows('04', 'C++') using 3:($5 / 1024) with linespoints lw 2 pt 9 lc 3 title '04 the library', \

@@ -17,6 +17,7 @@ set grid
 # Column 14 is the client's language (empty in older CSVs: C++), 15 the server's.
 rows(stage, language) = sprintf("< awk -F, '$1 == \"%s\" && $4 == \"%s\" && $6 != \"\" && ($14 == \"\" ? \"C++\" : $14) == \"%s\" && $15 != \"Python\"' %s", stage, delay, language, csv)
 if (python) {
+set key bottom right # the Python lines take the upper left
 plot rows('02', 'C++') using 3:6 with linespoints lw 2 pt 7 lc 1 title '02 eager + semaphore', \
      rows('03', 'C++') using 3:6 with linespoints lw 2 pt 5 lc 2 title '03 limited\_as\_completed (polls)', \
      rows('04', 'C++') using 3:6 with linespoints lw 2 pt 9 lc 3 title '04 the library', \
