@@ -6,6 +6,7 @@
 #include <asio/read.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -227,7 +228,22 @@ long resident_kb(pid_t pid) {
 }
 
 std::string bin(const std::string& program) {
+  if (program.ends_with(".py")) { // the article's Python programs, in the stages' folders
+    for (auto folder : {"server", "01-sync", "02-eager-semaphore", "03-limited-as-completed",
+                        "04-stdlib-proposal"})
+      if (auto path = std::string(SOURCE_DIR) + "/" + folder + "/" + program;
+          std::filesystem::exists(path))
+        return path;
+  }
   return std::string(BIN_DIR) + "/" + program;
+}
+
+const char* python_missing() {
+  static const bool ready =
+      std::system("/usr/bin/python3 -c 'import aiohttp, requests' >/dev/null 2>&1") == 0;
+  return ready ? nullptr
+               : "skipped: the Python programs need Debian's python3-aiohttp and python3-requests "
+                 "(apt-get install python3-aiohttp python3-requests)";
 }
 
 process_result run(std::vector<std::string> argv, std::chrono::milliseconds timeout) {

@@ -93,8 +93,13 @@ private:
   std::thread acceptor_thread_;
 };
 
-/// The path of a program built by this project.
+/// The path of a program built by this project; for `NAME.py`, the article's Python program of
+/// that name in its stage's folder.
 std::string bin(const std::string& program);
+
+/// Why the Python programs cannot run here (Debian's python3 lacks aiohttp or requests), as a
+/// test's skip note; nullptr when they can.
+const char* python_missing();
 
 /// The `server` program in a child process, for tests that kill or restart it, or that need
 /// more file descriptors than one process may have.

@@ -84,14 +84,17 @@ TEST(Tour, RunsTheChosenStageAndWritesItsTableAndCsv) {
   auto lines = csv_lines(dir.path);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0], "stage,program,requests,delay,peak_rss_kb,seconds,cpu_percent,"
-                      "requests_per_second,ok,failed,outcome,article_peak_rss_kb,article_seconds");
+                      "requests_per_second,ok,failed,outcome,article_peak_rss_kb,article_seconds,"
+                      "language,server");
   EXPECT_TRUE(std::regex_match(
       lines[1],
-      std::regex("04,client-async-proposal,200,0,[0-9]+,[0-9.]+,[0-9]+,[0-9]+,200,0,ok,,")))
+      std::regex("04,client-async-proposal,200,0,[0-9]+,[0-9.]+,[0-9]+,[0-9]+,200,0,ok,,,C\\+\\+,"
+                 "C\\+\\+")))
       << lines[1];
   EXPECT_TRUE(std::regex_match(
       lines[2],
-      std::regex("04,client-async-proposal,400,0,[0-9]+,[0-9.]+,[0-9]+,[0-9]+,400,0,ok,,")))
+      std::regex("04,client-async-proposal,400,0,[0-9]+,[0-9.]+,[0-9]+,[0-9]+,400,0,ok,,,C\\+\\+,"
+                 "C\\+\\+")))
       << lines[2];
   if (system("command -v gnuplot >/dev/null") == 0) {
     for (auto plot : {"memory.svg", "time.svg", "memory.png", "time.png"})
@@ -99,6 +102,49 @@ TEST(Tour, RunsTheChosenStageAndWritesItsTableAndCsv) {
   } else {
     EXPECT_NE(r.err.find("gnuplot is not installed"), std::string::npos) << r.err;
   }
+}
+
+// --python: after each of our runs, the article's Python program for the stage, through the
+// same timed and server; --python-server: our client again, against server.py.
+TEST(Tour, RunsThePythonProgramsBesideOurs) {
+  if (auto missing = common::testing::python_missing()) GTEST_SKIP() << missing;
+  scratch_dir dir;
+  auto r = run({tour(), "--no-setup", "--bin", BIN_DIR, "--only", "03", "--sizes", "50", "--delay",
+                "0", "--python", "--python-server", "--results", dir.path},
+               std::chrono::seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("== Async client using limited_as_completed, in Python "
+                       "(client-async-as-completed.py) · 50 requests · server delays none\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("-- 03-limited-as-completed/client-async-as-completed.py 50 "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("$ build/bin/timed --server server/server.py "), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n03 +50 +none .* ok")));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n03 py +50 +none .* ok"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n03 py-srv +50 +none .* ok"))) << r.out;
+  auto lines = csv_lines(dir.path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_TRUE(lines[1].starts_with("03,client-async-as-completed,50,0,")) << lines[1];
+  EXPECT_TRUE(lines[1].ends_with(",50,0,ok,,,C++,C++")) << lines[1];
+  EXPECT_TRUE(lines[2].starts_with("03,client-async-as-completed.py,50,0,")) << lines[2];
+  EXPECT_TRUE(lines[2].ends_with(",50,0,ok,,,Python,C++")) << lines[2];
+  EXPECT_TRUE(lines[3].starts_with("03,client-async-as-completed,50,0,")) << lines[3];
+  EXPECT_TRUE(lines[3].ends_with(",50,0,ok,,,C++,Python")) << lines[3];
+}
+
+TEST(Tour, SaysInOneLineWhenPythonIsMissing) {
+  // Only a python3 without aiohttp would do here; a scratch bin has no timed, which comes first.
+  fake_bin bin;
+  scratch_dir results;
+  auto r = run({"/usr/bin/env", "PYTHON3=/bin/false", tour(), "--no-setup", "--bin", bin.path,
+                "--results", results.path, "--python", "--only", "04", "--sizes", "10"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "tour: --python and --python-server need Debian's python3-aiohttp and "
+                   "python3-requests for /bin/false (apt-get install python3-aiohttp "
+                   "python3-requests)\n");
+  EXPECT_TRUE(csv_lines(results.path).empty());
 }
 
 TEST(Tour, ShowsTheArticlesFiguresBesideOurs) {
@@ -113,7 +159,7 @@ TEST(Tour, ShowsTheArticlesFiguresBesideOurs) {
   EXPECT_NE(r.out.find("23,176 KB, 3.13 s"), std::string::npos) << r.out;
   auto lines = csv_lines(dir.path);
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(lines[1].ends_with(",10,0,ok,23176,3.13")) << lines[1];
+  EXPECT_TRUE(lines[1].ends_with(",10,0,ok,23176,3.13,C++,C++")) << lines[1];
 }
 
 // One line saying what is wrong, then the Usage and Example lines, and nothing else.
@@ -137,6 +183,7 @@ TEST(Tour, RejectsBadArguments) {
                                                          {"--sizes", "1000000001"},
                                                          {"--sizes", "99999999999999999999"},
                                                          {"--delay", "1s"},
+                                                         {"--python", "3"},
                                                          {"--frobnicate"},
                                                          {"--results", committed},
                                                          {"--results", committed + "/../results"},

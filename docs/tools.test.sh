@@ -80,6 +80,32 @@ grep -qF '| 04 | 10,000 | none | 6,480 KB | 0.31 s | 93% | 32,258 |' table.md ||
   { echo "FAIL: the table's row"; cat table.md; failures=$((failures + 1)); }
 grep -qF '`./tour` at commit `abc1234`' table.md || { echo "FAIL: the table's source line"; failures=$((failures + 1)); }
 grep -q '| 02 |' table.md && { echo "FAIL: stage=\"04\" kept stage 02"; failures=$((failures + 1)); }
+# A CSV of `./tour --python`: language and server columns, and a client column in the table.
+cat >docs/results/py.csv <<'CSV'
+stage,program,requests,delay,peak_rss_kb,seconds,cpu_percent,requests_per_second,ok,failed,outcome,article_peak_rss_kb,article_seconds,language,server
+03,client-async-as-completed,10000,0,5880,0.31,95,32258,10000,0,ok,,,C++,C++
+03,client-async-as-completed.py,10000,0,48808,4.11,99,2433,10000,0,ok,,,Python,C++
+03,client-async-as-completed,10000,0,5900,2.10,40,4762,10000,0,ok,,,C++,Python
+CSV
+cp docs/results/run.about docs/results/py.about
+cat >py.md <<'MD'
+<!-- table: docs/results/py.csv server="C++" -->
+<!-- end table -->
+<!-- table: docs/results/py.csv language="Python" -->
+<!-- end table -->
+<!-- table: docs/results/py.csv layout="by-requests" server="C++" -->
+<!-- end table -->
+MD
+expect "table update with languages" 0 docs/tables update py.md
+grep -qF '| 03 | Python | 10,000 | none | 48,808 KB | 4.11 s | 99% | 2,433 |' py.md ||
+  { echo "FAIL: the Python row and its client column"; cat py.md; failures=$((failures + 1)); }
+grep -qF '| 03 | C++ | 10,000 | none | 5,880 KB |' py.md ||
+  { echo "FAIL: the C++ row beside it"; cat py.md; failures=$((failures + 1)); }
+grep -qF '| 03 | C++ | Python | 10,000 |' py.md && { echo "FAIL: server=\"C++\" kept the run against server.py"; failures=$((failures + 1)); }
+grep -qF '| 10,000 | 5,880 KB, 0.31 s, 95% | 48,808 KB, 4.11 s, 99% |' py.md ||
+  { echo "FAIL: by-requests with a column per program"; cat py.md; failures=$((failures + 1)); }
+expect "table check with languages" 0 docs/tables check py.md
+grep -q '| client |' table.md && { echo "FAIL: a C++-only CSV got a client column"; failures=$((failures + 1)); }
 expect "usage" 2 docs/tables bogus
 expect_output "usage" "Usage:"
 

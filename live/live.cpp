@@ -58,16 +58,26 @@ struct stage_info {
   const char* section; // as in the tour's headings
   int colour;          // xterm-256 colour: the plots' purple, bluish green and sky blue
   const char* rgb;     // the same, for terminals with 24-bit colour
+  const char* folder;  // the article's Python program's folder in the sources; ours: none
 };
 
-constexpr std::array<stage_info, 3> stages{{
+// Ours, then the article's Python programs that `--python` puts beside two of them, each in the
+// colour of its twin.
+constexpr std::array<stage_info, 5> stages{{
     {"02", "client-async-sem", "eager + semaphore", "Async client using semaphores", 134,
      "175;95;215"},
     {"03", "client-async-as-completed", "limited_as_completed",
      "Async client using limited_as_completed", 36, "0;158;115"},
     {"04", "client-async-proposal", "the library", "Stage 04: the bounded iterator as a library",
      74, "86;180;233"},
+    {"02 py", "client-async-sem.py", "aiohttp",
+     "Async client using semaphores, in Python (client-async-sem.py)", 134, "175;95;215",
+     "02-eager-semaphore"},
+    {"03 py", "client-async-as-completed.py", "aiohttp",
+     "Async client using limited_as_completed, in Python (client-async-as-completed.py)", 36,
+     "0;158;115", "03-limited-as-completed"},
 }};
+constexpr std::size_t python_02 = 3, python_03 = 4; // in `stages`
 
 enum class metric { memory, cpu };
 
@@ -97,7 +107,14 @@ struct options {
   std::chrono::milliseconds hold{0};    // how long the last frame stays up before the summary
   std::chrono::milliseconds run_for{0}; // stop the clients after this long; 0: let them finish
   std::vector<const stage_info*> shown; // the stages to run, in the usual order
+  bool python = false; // the article's Python client beside 02 (memory) or 03 (cpu)
 };
+
+// Where a stage's program is: ours in --bin, the article's Python in its stage's folder.
+std::string program_path(const options& o, const stage_info& s) {
+  return s.folder ? std::string(SOURCE_DIR) + "/" + s.folder + "/" + s.program
+                  : o.bin + "/" + s.program;
+}
 
 // What `--help` prints between the Usage and Example lines, with the defaults of `out`.
 std::string help(const options& out) {
@@ -115,6 +132,9 @@ std::string help(const options& out) {
        to_string(out.limit) + ")\n";
   h += "  --for SECONDS        stops the clients after this long (default: they finish)\n";
   h += "  --stages LIST        which of 02, 03 and 04 to run, comma-separated (default: all)\n";
+  h += "  --python             the article's Python client beside its twin: the eager one\n";
+  h += "                       beside 02 in the memory scene (for 60 s unless --for says\n";
+  h += "                       otherwise), the polling one beside 03 in the cpu scene\n";
   h += "  --plain              plain progress lines instead of the drawing (also when the\n";
   h += "                       terminal is smaller than 80x24, or not a terminal)\n";
   h += "  --hold SECONDS       keeps the last frame up this long before the summary (default 0)\n";
@@ -128,7 +148,8 @@ std::string help(const options& out) {
 options parse_args(int argc, char** argv) {
   common::arguments args(argc, argv,
                          "[memory|cpu] [--requests N] [--delay s|ms|0] [--limit L] [--for SECONDS] "
-                         "[--stages 02,03,04] [--plain] [--hold SECONDS] [--brief] [--bin DIR]",
+                         "[--stages 02,03,04] [--python] [--plain] [--hold SECONDS] [--brief] "
+                         "[--bin DIR]",
                          "memory --requests 300000", help(options{}));
   options out;
   out.bin = common::platform::program_directory(argc > 0 ? argv[0] : nullptr);
@@ -154,7 +175,7 @@ options parse_args(int argc, char** argv) {
       std::string list(args.value());
       std::string rest = list;
       for (auto& s : stages)
-        if (auto at = rest.find(s.number); at != std::string::npos) {
+        if (auto at = rest.find(s.number); !s.folder && at != std::string::npos) {
           out.shown.push_back(&s);
           rest.erase(at, 2);
         }
@@ -162,6 +183,8 @@ options parse_args(int argc, char** argv) {
         args.fail("--stages takes 02, 03 or 04, separated by commas, not '" + list + "'");
     } else if (arg == "--hold") {
       out.hold = args.seconds(args.value(), "--hold", 600);
+    } else if (arg == "--python") {
+      out.python = true;
     } else if (arg == "--brief") {
       out.brief = true;
     } else if (arg == "--plain") {
@@ -176,12 +199,23 @@ options parse_args(int argc, char** argv) {
   }
   if (out.shown.empty())
     for (auto& s : stages)
-      out.shown.push_back(&s);
+      if (!s.folder) out.shown.push_back(&s);
   if (requests) out.what.requests = *requests;
   if (delay) out.what.delay = *delay;
-  for (auto& s : stages)
-    if (access((out.bin + "/" + s.program).c_str(), X_OK) != 0)
-      args.fail("no program " + out.bin + "/" + s.program + " (build it, or give --bin)");
+  if (out.python) { // beside its twin: the eager client for memory, the polling one for CPU
+    bool memory = out.what.headline == metric::memory;
+    auto& twin = stages[memory ? 0 : 1];
+    auto at = std::find(out.shown.begin(), out.shown.end(), &twin);
+    out.shown.insert(at == out.shown.end() ? at : at + 1, &stages[memory ? python_02 : python_03]);
+    if (std::system("/usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1") != 0)
+      args.fail("--python needs Debian's python3-aiohttp for /usr/bin/python3 (apt-get install "
+                "python3-aiohttp)");
+    // A million requests take Python minutes: unless told otherwise, a minute of them.
+    if (memory && out.run_for.count() == 0) out.run_for = std::chrono::seconds(60);
+  }
+  for (auto* s : out.shown)
+    if (access(program_path(out, *s).c_str(), X_OK) != 0)
+      args.fail("no program " + program_path(out, *s) + " (build it, or give --bin)");
   if (access((out.bin + "/server").c_str(), X_OK) != 0)
     args.fail("no program " + out.bin + "/server (build it, or give --bin)");
   return out;
@@ -378,14 +412,14 @@ void could_not_start(runner& r, const char* what) {
 void start_client(runner& r, const options& o, const std::string& port) {
   int fds[2];
   if (common::platform::cloexec_pipe(fds) != 0) return could_not_start(r, "pipe");
-  std::vector<std::string> words{o.bin + "/" + r.info->program,
+  std::vector<std::string> words{program_path(o, *r.info),
                                  std::to_string(o.what.requests),
                                  "--limit",
                                  std::to_string(o.limit),
                                  "--url",
                                  "http://127.0.0.1:" + port + "/{}"};
 #ifndef SANITIZED_BUILD // a sanitizer reserves more address space than any such cap
-  if (std::string_view(r.info->number) == "02") {
+  if (std::string_view(r.info->number).starts_with("02")) {
     words.push_back("--memory-limit");
     words.push_back(memory_cap());
   }
@@ -748,7 +782,7 @@ void draw(canvas& c, int columns, int rows, const options& o, const std::vector<
     int colour = static_cast<int>(r.info - stages.data());
     int x = gutter + static_cast<int>(i) * panel;
     int w = panel - 1;
-    c.text(x, 3, std::string(r.info->number) + " " + r.info->label, colour, true);
+    c.text(x, 3, (std::string(r.info->number) + " " + r.info->label).substr(0, w), colour, true);
     // The number that matters, large, with its unit.
     std::string number, unit;
     if (memory) {

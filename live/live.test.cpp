@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -145,6 +146,29 @@ TEST(Live, NotATerminalPrintsPlainLinesAndTheSummary) {
     ++timed_lines;
   EXPECT_EQ(timed_lines, 3u) << r.out;
   EXPECT_TRUE(contains(r.out, "\n3000 requests: ok 3000, failed 0\n")) << r.out;
+}
+
+// --python: the article's eager client beside 02 in the memory scene, its polling client beside 03
+// in the CPU scene, each with its twin's lines.
+TEST(Live, PythonPutsTheArticlesClientBesideItsTwin) {
+  if (auto missing = common::testing::python_missing()) GTEST_SKIP() << missing;
+  for (auto [scene, after, python] :
+       {std::tuple{"memory", "02", "02 py"}, {"cpu", "03", "03 py"}}) {
+    SCOPED_TRACE(scene);
+    auto r =
+        run({bin("live"), scene, "--python", "--requests", "500", "--delay", "0", "--limit", "20"},
+            120s);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_TRUE(std::regex_search(
+        r.out, std::regex(std::string("\n") + after + " +500 +none [^\n]+ ok\n" + python +
+                          " +500 +none +[0-9,]+ KB +[0-9.]+ s +[0-9]+% +[0-9,]+ ok\n")))
+        << r.out;
+    EXPECT_TRUE(contains(r.out, std::string(", in Python (") +
+                                    (scene == std::string("cpu") ? "client-async-as-completed.py"
+                                                                 : "client-async-sem.py") +
+                                    ") · 500 requests"))
+        << r.out;
+  }
 }
 
 TEST(Live, ForStopsTheChosenStagesAfterThatLong) {
