@@ -208,10 +208,7 @@ TEST(Hostile, IgnoresACancellationThatArrivesAfterTheWaitCompleted) {
 // the value to the cancelled wait and the failure to the next one broke "reading on ends quietly".
 TEST(Hostile, IgnoresACancellationThatArrivesWhileACoroutinesResultIsBeingHandedOut) {
   asio::io_context io;
-  std::vector<std::unique_ptr<asio::steady_timer>> timers;
-  for (int i = 0; i < 3; ++i)
-    timers.push_back(
-        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+  auto timers = bounded_testing::waiting_timers(io, 3);
   auto job = [&](int i) -> awaitable<int> {
     co_await timers[i]->async_wait(as_tuple(use_awaitable));
     co_return i;

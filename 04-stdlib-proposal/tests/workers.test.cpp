@@ -190,10 +190,7 @@ TEST(Workers, WaitingWorkersDoNotKeepRunFromReturning) {
 TEST(Workers, APartialOrTotalCancellationEndsTheWaitAlone) {
   for (auto type : {asio::cancellation_type::total, asio::cancellation_type::partial}) {
     asio::io_context io;
-    std::vector<std::unique_ptr<asio::steady_timer>> timers;
-    for (int i = 0; i < 3; ++i)
-      timers.push_back(
-          std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+    auto timers = bounded_testing::waiting_timers(io, 3);
     auto job = [&](int i) -> awaitable<int> {
       co_await timers[i]->async_wait(use_awaitable);
       co_return i;
@@ -261,10 +258,7 @@ TEST(Workers, ForEachTakesAStreamWithItsPolicyAndGivesAControl) {
 // passed on, and it completes with operation_aborted.
 TEST(Workers, ForEachUnderPartialCancellationFinishesWhatRuns) {
   asio::io_context io;
-  std::vector<std::unique_ptr<asio::steady_timer>> timers;
-  for (int i = 0; i < 10; ++i)
-    timers.push_back(
-        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+  auto timers = bounded_testing::waiting_timers(io, 10);
   auto job = [&](int i) -> awaitable<int> {
     co_await timers[i]->async_wait(use_awaitable);
     co_return i;
