@@ -3,27 +3,20 @@
 // hundred million TCP connections (and the ephemeral ports and TIME_WAIT states that would cost).
 #pragma once
 
+#include "common/pipeline.hpp"
 #include "common/response.hpp"
 #include "common/url.hpp"
 
 #include <asio/any_io_executor.hpp>
-#include <asio/associated_allocator.hpp>
-#include <asio/associated_cancellation_slot.hpp>
-#include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/dispatch.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <exception>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
 
 namespace common {
 
@@ -82,7 +75,7 @@ public:
     return asio::async_initiate<CompletionToken, void(std::exception_ptr, response)>(
         [this](auto handler, std::string url) {
           if (pipelined())
-            send(exchange_for<decltype(handler)>::make(std::move(url), std::move(handler)));
+            send(detail::exchange_for<decltype(handler)>::make(std::move(url), std::move(handler)));
           else
             asio::co_spawn(executor(), get_one(std::move(url)), std::move(handler));
         },
@@ -93,87 +86,12 @@ public:
   std::size_t connections_opened() const noexcept;
 
 private:
-  struct connection;
-  struct pool;
-
-  /// A pipelined request, from the moment it is sent until its response or its failure is handed
-  /// over: its URL, its place in a connection's queue, and (in exchange_for) its handler.
-  struct exchange {
-    enum class state { queued, answered, retry };
-    explicit exchange(std::string u) noexcept : url(std::move(u)) {}
-    std::string url;
-    std::string_view target; // in url
-    state current = state::queued;
-    bool cancelled = false;       // by its handler's cancellation slot
-    pool* owner = nullptr;        // while it is queued
-    connection* on = nullptr;     // the connection it is queued on
-    exchange* next = nullptr;     // behind it in that connection's queue
-    asio::cancellation_slot slot; // its handler's, if connected
-    /// Frees this, then hands `r` to the handler on its executor: there and then when that is
-    /// `io` and the caller runs on it (`on_io`), else through asio::dispatch.
-    virtual void complete(const asio::any_io_executor& io, response&& r, bool on_io) = 0;
-    /// Frees this and its handler without calling it: the session is gone with it unanswered.
-    virtual void discard() noexcept = 0;
-
-  protected:
-    ~exchange() = default;
-  };
-
-  template <class Handler> struct exchange_for final : exchange {
-    using allocator_type = typename std::allocator_traits<
-        asio::associated_allocator_t<Handler>>::template rebind_alloc<exchange_for>;
-    using traits = std::allocator_traits<allocator_type>;
-
-    exchange_for(std::string url, Handler h) noexcept
-        : exchange(std::move(url)), handler(std::move(h)) {}
-
-    static exchange* make(std::string url, Handler h) {
-      allocator_type a(asio::get_associated_allocator(h));
-      auto* x = traits::allocate(a, 1);
-      traits::construct(a, x, std::move(url), std::move(h)); // noexcept
-      x->slot = asio::get_associated_cancellation_slot(x->handler);
-      if (x->slot.is_connected())
-        x->slot.assign([x](asio::cancellation_type) { session::cancel(*x); });
-      return x;
-    }
-
-    void complete(const asio::any_io_executor& io, response&& r, bool on_io) override {
-      Handler h = std::move(handler);
-      free(asio::get_associated_allocator(h));
-      auto ex = asio::get_associated_executor(h, io);
-      if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>)
-        if (on_io && ex == io) return std::move(h)(std::exception_ptr(), std::move(r));
-      asio::dispatch(ex, [h = std::move(h), r = std::move(r)]() mutable {
-        std::move(h)(std::exception_ptr(), std::move(r));
-      });
-    }
-
-    void discard() noexcept override { free(asio::get_associated_allocator(handler)); }
-
-    void free(allocator_type a) noexcept {
-      if (slot.is_connected()) slot.clear();
-      traits::destroy(a, this);
-      traits::deallocate(a, this, 1);
-    }
-
-    Handler handler;
-  };
-  struct exchange_queue;
-
   bool pipelined() const noexcept;
   const asio::any_io_executor& executor() const noexcept;
-  void send(exchange* x);
-  static void cancel(exchange& x);
-  static void send(const std::shared_ptr<pool>& p, exchange& x);
-  static void fail(const std::shared_ptr<pool>& p, connection& c, std::string_view step,
-                   std::error_code ec, bool fall_back);
-
+  void send(detail::exchange* x);
   asio::awaitable<response> get_one(std::string url);
-  static asio::awaitable<void> write_requests(std::shared_ptr<pool> p, connection& c);
-  static asio::awaitable<void> read_responses(std::shared_ptr<pool> p, connection& c);
-  static asio::awaitable<std::error_code> connect(pool& p, connection& c);
 
-  std::shared_ptr<pool> pool_;
+  std::shared_ptr<detail::pool> pool_;
 };
 
 } // namespace common
