@@ -27,6 +27,11 @@ using common::url_template;
 
 constexpr std::size_t limit = 1000; // requests in flight at once, as in the article
 
+// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
+awaitable<response> fetch(std::string url, session& session) {
+  return session.get(std::move(url));
+}
+
 // asyncio.Semaphore(limit). Asio has none, but a channel with room for `limit` messages is one:
 // acquire() sends a message, and waits while the channel is full; release() takes one out, which
 // lets the longest-waiting sender in. Each task parked here keeps its coroutine frame and its
@@ -71,11 +76,6 @@ private:
   asio::experimental::channel<void()> done_;
   std::uint64_t spawned_ = 0, finished_ = 0;
 };
-
-// The article's fetch(): GET the URL and read the whole body. Nothing runs until it is awaited.
-awaitable<response> fetch(std::string url, session& session) {
-  return session.get(std::move(url));
-}
 
 awaitable<void> bound_fetch(semaphore& sem, std::string url, session& session, summary& summary) {
   co_await sem.acquire(); // async with sem:

@@ -19,6 +19,12 @@ struct response {
 };
 
 /// Says why a request failed, in words: `read: Connection reset by peer`, `status: HTTP 404`.
-std::string describe_failure(const response& r);
+inline std::string describe_failure(const response& r) {
+  if (!r.error) return "status: HTTP " + std::to_string(r.status);
+  auto text = std::string(r.step) + ": " + r.error.message();
+  if (r.error == std::errc::too_many_files_open)
+    text += " (raise the limit with `ulimit -n`, or lower --limit)";
+  return text;
+}
 
 } // namespace common

@@ -148,14 +148,6 @@ void summary::show_progress(bool terminal) {
   if (terminal) std::fprintf(stderr, "\r\033[K"); // leave the terminal as the run found it
 }
 
-std::string describe_failure(const response& r) {
-  if (!r.error) return "status: HTTP " + std::to_string(r.status);
-  auto text = std::string(r.step) + ": " + r.error.message();
-  if (r.error == std::errc::too_many_files_open)
-    text += " (raise the limit with `ulimit -n`, or lower --limit)";
-  return text;
-}
-
 void summary::keep_first_failure(std::string_view failure) noexcept {
   auto n = std::min(failure.size(), sizeof first_failure_);
   std::memcpy(first_failure_, failure.data(), n);

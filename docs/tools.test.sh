@@ -2,7 +2,8 @@
 # Tests docs/listings and docs/tables on a scratch repository: a page that matches passes the
 # check, a stale one fails it with page:line and is put right by update, and bad markers are
 # reported; a table whose programs changed after its run fails the freshness check, one marked
-# as history does not. Run by ctest as docs_tools.
+# as history does not. Then `./tour format`, the format check of `./tour test`, on a scratch copy:
+# it passes a formatted file and names one that is not. Run by ctest as docs_tools.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d)
@@ -151,6 +152,24 @@ expect_output "a commit this clone lacks" "freshness not checked for commit(s) 0
 rm -rf .git
 expect "no git history" 0 docs/tables check table.md
 expect_output "no git history" "freshness not checked: no git history here"
+
+# The format check, in a repository of its own: the tour and .clang-format, and two files.
+mkdir "$tmp/format" && cd "$tmp/format"
+cp "$here/../tour" "$here/../.clang-format" .
+git init -q . && git config user.email t@example.org && git config user.name test
+printf 'int one = 1;\n' >good.cpp
+git add -A && git commit -qm "formatted"
+if command -v clang-format >/dev/null; then
+  expect "format check of a formatted file" 0 ./tour format
+  printf 'int  two()  {\nreturn 2;}\n' >bad.hpp # untracked: checked all the same
+  expect "format check of a badly formatted file" 1 ./tour format
+  expect_output "format check of a badly formatted file" "tour: not formatted as .clang-format says: bad.hpp; fix with: clang-format -i bad.hpp"
+  grep -q good.cpp "$tmp/out" && { echo "FAIL: the format check named a formatted file"; failures=$((failures + 1)); }
+else
+  echo "note: clang-format is missing, so the format check's own test is skipped"
+fi
+expect "format check without clang-format" 1 env CLANG_FORMAT=no-such-clang-format ./tour format
+expect_output "format check without clang-format" "tour: the format was not checked: no-such-clang-format is missing"
 
 [ "$failures" -eq 0 ] && echo "docs tools: all checks passed"
 exit $((failures > 0))

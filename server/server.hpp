@@ -19,6 +19,8 @@
 /// The article's delay server.
 namespace server {
 
+class connection;
+
 /// How the server listens and how long it makes each request wait.
 struct options {
   std::string host = "127.0.0.1";                 ///< the address to listen on
@@ -88,7 +90,7 @@ public:
   std::function<void(std::string_view name)> on_request;
 
 private:
-  struct connection;
+  friend class connection; // it counts itself in stats_ and links itself into connections_
 
   asio::awaitable<void> accept();
   asio::awaitable<void> serve(asio::ip::tcp::socket socket);
