@@ -1,7 +1,7 @@
 // What every async client promises, whatever its mechanism: each request made exactly once, never
 // more than --limit in flight, failures counted and reported, bad input refused, and an
 // interrupted run's summary printed (the synchronous client keeps that last promise too).
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 
