@@ -8,6 +8,7 @@
 // instead.
 #include "common/args.hpp"
 #include "common/platform.hpp"
+#include "tools/process.hpp"
 
 #include <algorithm>
 #include <array>
@@ -28,7 +29,6 @@
 #include <tuple>
 #include <vector>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -280,110 +280,53 @@ void on_signal(int) {
   interrupted = 1;
 }
 
-// Forks and execs `words` with stdout and stderr into `out_fd` (or stdout to /dev/null), in a
-// process group of its own so that the terminal's Ctrl-C reaches only this program, which then
-// stops the children itself. The child is killed if this program dies.
-pid_t start(const std::vector<std::string>& words, int out_fd, bool stdout_too,
-            const std::vector<std::string>& env) {
-  std::vector<char*> argv;
-  for (auto& w : words)
-    argv.push_back(const_cast<char*>(w.c_str()));
-  argv.push_back(nullptr);
-  auto parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    common::platform::die_with_parent(SIGKILL, parent);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
-      signal(s, SIG_DFL);
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, STDIN_FILENO);
-    dup2(stdout_too ? out_fd : null, STDOUT_FILENO);
-    dup2(out_fd, STDERR_FILENO);
-    for (auto& e : env)
-      putenv(const_cast<char*>(e.c_str()));
-    execv(argv[0], argv.data());
-    std::fprintf(stderr, "live: cannot run %s: %s\n", argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Reads what is there on a non-blocking descriptor; false at end of stream.
-bool read_some(int fd, std::string& into) {
-  char chunk[4096];
-  for (;;) {
-    auto n = read(fd, chunk, sizeof chunk);
-    if (n > 0) {
-      into.append(chunk, static_cast<std::size_t>(n));
-      continue;
-    }
-    return n < 0 && (errno == EAGAIN || errno == EINTR);
-  }
+// How live starts a child: stdin from /dev/null, stdout into its pipe or /dev/null, stderr into
+// its pipe, in a process group of its own so that the terminal's Ctrl-C reaches only this program,
+// which then stops the children itself. The child is killed if this program dies.
+tools::spawn_options child_options(bool stdout_too, std::vector<std::string> environment) {
+  return {.in = tools::stream::null,
+          .out = stdout_too ? tools::stream::pipe : tools::stream::null,
+          .err = stdout_too ? tools::stream::as_out : tools::stream::pipe,
+          .own_process_group = true,
+          .parent_death_signal = SIGKILL,
+          .default_signals = {SIGINT, SIGTERM, SIGHUP, SIGPIPE},
+          .environment = std::move(environment)};
 }
 
 struct server_process {
-  pid_t pid = -1;
-  int out = -1;
+  tools::child process; // stdout and stderr in one pipe
   std::string port;
   std::string said; // what it printed after the listening line
 };
 
 server_process start_server(const options& o) {
   server_process s;
-  int fds[2];
-  if (common::platform::cloexec_pipe(fds) != 0) return s;
   std::vector<std::string> words{o.bin + "/server"};
   for (auto& a : server_args(o.what.delay))
     words.push_back(a);
-  s.pid = start(words, fds[1], true, {});
-  close(fds[1]);
-  s.out = fds[0];
-  fcntl(s.out, F_SETFL, O_NONBLOCK);
-  auto deadline = clock_type::now() + server_start_timeout;
-  std::string text;
-  while (clock_type::now() < deadline && !interrupted) {
-    pollfd p{s.out, POLLIN, 0};
-    poll(&p, 1, 100);
-    bool open = read_some(s.out, text);
-    if (auto at = text.find("listening on http://"); at != std::string::npos) {
-      if (auto eol = text.find('\n', at); eol != std::string::npos) {
-        auto line = text.substr(at, eol - at);
-        s.port = line.substr(line.rfind(':') + 1);
-        s.said = text.substr(eol + 1);
-        return s;
-      }
-    }
-    if (!open) break;
+  s.process = tools::child(words, child_options(true, {}));
+  if (!s.process.running()) {
+    s.said = "cannot run " + words[0] + ": " + std::strerror(s.process.error()) + "\n";
+    return s;
   }
-  s.said = text;
+  if (auto port = tools::wait_until_listening(s.process, server_start_timeout,
+                                              [] { return interrupted != 0; }))
+    s.port = std::to_string(*port);
+  s.said = std::move(s.process.out());
+  s.process.out().clear();
   return s;
 }
 
 void stop_server(server_process& s) {
-  if (s.pid <= 0) return;
-  kill(s.pid, SIGTERM);
-  auto deadline = clock_type::now() + stop_grace;
-  for (;;) {
-    pollfd p{s.out, POLLIN, 0};
-    poll(&p, 1, 100);
-    if (!read_some(s.out, s.said)) break;
-    if (clock_type::now() > deadline) {
-      kill(s.pid, SIGKILL);
-      break;
-    }
-  }
-  waitpid(s.pid, nullptr, 0);
-  close(s.out);
-  s.pid = -1;
+  if (!s.process.running()) return;
+  s.process.stop(SIGTERM, stop_grace);
+  s.said += s.process.out();
 }
 
 // One client, and what is known about it.
 struct runner {
   const stage_info* info;
-  pid_t pid = -1;
-  int err = -1; // its stderr
-  std::string pending;
+  tools::child process;           // its stderr in a pipe, its stdout in /dev/null
   std::string summary_line;       // `N requests: ok X, failed Y`
   std::vector<std::string> notes; // anything else it said (errors, `out of memory ...`)
   clock_type::time_point started;
@@ -402,16 +345,13 @@ struct runner {
 };
 
 // A client that could not be started counts as one that ended at once with status 127.
-void could_not_start(runner& r, const char* what) {
-  r.notes.push_back(std::string("live: cannot start ") + r.info->program + ": " + what + ": " +
-                    std::strerror(errno));
+void could_not_start(runner& r, const std::string& path) {
+  r.notes.push_back("live: cannot run " + path + ": " + std::strerror(r.process.error()));
   r.finished = true;
   r.status = 127 << 8; // as waitpid() reports exit(127)
 }
 
 void start_client(runner& r, const options& o, const std::string& port) {
-  int fds[2];
-  if (common::platform::cloexec_pipe(fds) != 0) return could_not_start(r, "pipe");
   std::vector<std::string> words{program_path(o, *r.info),
                                  std::to_string(o.what.requests),
                                  "--limit",
@@ -425,14 +365,8 @@ void start_client(runner& r, const options& o, const std::string& port) {
   }
 #endif
   r.started = clock_type::now();
-  r.pid = start(words, fds[1], false, {"PROGRESS=1", "PROGRESS_INTERVAL_MS=200"});
-  close(fds[1]);
-  if (r.pid < 0) {
-    close(fds[0]);
-    return could_not_start(r, "fork");
-  }
-  r.err = fds[0];
-  fcntl(r.err, F_SETFL, O_NONBLOCK);
+  r.process = tools::child(words, child_options(false, {"PROGRESS=1", "PROGRESS_INTERVAL_MS=200"}));
+  if (!r.process.running()) could_not_start(r, words[0]);
 }
 
 void take_line(runner& r, const std::string& line) {
@@ -457,17 +391,16 @@ void take_line(runner& r, const std::string& line) {
 }
 
 void drain(runner& r) {
-  if (r.err < 0) return;
-  bool open = read_some(r.err, r.pending);
-  for (auto eol = r.pending.find('\n'); eol != std::string::npos; eol = r.pending.find('\n')) {
-    take_line(r, r.pending.substr(0, eol));
-    r.pending.erase(0, eol + 1);
+  if (r.process.err_fd() < 0 && r.process.err().empty()) return;
+  r.process.read_for(std::chrono::milliseconds(0));
+  auto& pending = r.process.err();
+  for (auto eol = pending.find('\n'); eol != std::string::npos; eol = pending.find('\n')) {
+    take_line(r, pending.substr(0, eol));
+    pending.erase(0, eol + 1);
   }
-  if (!open) {
-    if (!r.pending.empty()) take_line(r, r.pending);
-    r.pending.clear();
-    close(r.err);
-    r.err = -1;
+  if (r.process.err_fd() < 0) { // it ended: what is left is its last line, unfinished
+    if (!pending.empty()) take_line(r, pending);
+    pending.clear();
   }
 }
 
@@ -484,7 +417,7 @@ double seconds_between(clock_type::time_point a, clock_type::time_point b) {
 // The server's CPU use over the last second: when it nears 100%, it is what sets the pace.
 double server_cpu(const server_process& s, clock_type::time_point now) {
   static std::deque<std::pair<clock_type::time_point, double>> samples;
-  auto sampled = common::platform::sample(s.pid);
+  auto sampled = common::platform::sample(s.process.pid());
   if (!sampled) return 0;
   samples.emplace_back(now, sampled->cpu_seconds);
   keep_window(samples, now);
@@ -495,7 +428,7 @@ double server_cpu(const server_process& s, clock_type::time_point now) {
 void sample(runner& r, clock_type::time_point now, clock_type::time_point scene_start) {
   double t = seconds_between(scene_start, now);
   if (!r.finished) {
-    if (auto sampled = common::platform::sample(r.pid)) {
+    if (auto sampled = common::platform::sample(r.process.pid())) {
       r.rss_kb = sampled->rss_kb;
       r.cpu_samples.emplace_back(now, sampled->cpu_seconds);
       keep_window(r.cpu_samples, now);
@@ -515,11 +448,11 @@ void sample(runner& r, clock_type::time_point now, clock_type::time_point scene_
 }
 
 void reap(runner& r) {
-  if (r.finished || r.pid <= 0) return;
-  int status = 0;
-  if (wait4(r.pid, &status, WNOHANG, &r.usage) == r.pid) {
+  if (r.finished || !r.process.running()) return;
+  if (auto ended = r.process.try_wait()) {
     r.finished = true;
-    r.status = status;
+    r.status = ended->status;
+    r.usage = ended->usage;
     r.seconds = seconds_between(r.started, clock_type::now());
     double cpu = r.usage.ru_utime.tv_sec + r.usage.ru_stime.tv_sec +
                  (r.usage.ru_utime.tv_usec + r.usage.ru_stime.tv_usec) / 1e6;
@@ -531,8 +464,8 @@ void reap(runner& r) {
 
 void stop_clients(std::vector<runner>& runners, bool time_up) {
   for (auto& r : runners)
-    if (!r.finished && r.pid > 0) {
-      kill(r.pid, SIGTERM);
+    if (!r.finished && r.process.running()) {
+      kill(r.process.pid(), SIGTERM);
       r.stopped = true;
       r.time_up = time_up;
     }
@@ -542,12 +475,12 @@ void stop_clients(std::vector<runner>& runners, bool time_up) {
     for (auto& r : runners) {
       reap(r);
       drain(r);
-      all = all && (r.finished || r.pid <= 0);
+      all = all && (r.finished || !r.process.running());
     }
     if (all) break;
     if (clock_type::now() > deadline)
       for (auto& r : runners)
-        if (!r.finished && r.pid > 0) kill(r.pid, SIGKILL);
+        if (!r.finished && r.process.running()) kill(r.process.pid(), SIGKILL);
     poll(nullptr, 0, 20);
   }
 }
@@ -955,14 +888,14 @@ int main(int argc, char* argv[]) {
   for (;;) {
     std::vector<pollfd> fds;
     for (auto& r : runners)
-      if (r.err >= 0) fds.push_back({r.err, POLLIN, 0});
+      if (r.process.err_fd() >= 0) fds.push_back({r.process.err_fd(), POLLIN, 0});
     auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(next_frame - clock_type::now());
     poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(0, wait.count())));
     if (interrupted) break;
     for (auto& r : runners) {
       drain(r);
-      if (r.err < 0) reap(r); // its stderr closed: it has exited, or is about to
+      if (r.process.err_fd() < 0) reap(r); // its stderr closed: it has exited, or is about to
     }
     auto now = clock_type::now();
     if (now < next_frame) continue;
@@ -974,7 +907,7 @@ int main(int argc, char* argv[]) {
     }
     double elapsed = seconds_between(scene_start, now);
     bool all_done = std::all_of(runners.begin(), runners.end(),
-                                [](auto& r) { return r.finished && r.err < 0; });
+                                [](auto& r) { return r.finished && r.process.err_fd() < 0; });
     if (full_screen) {
       std::tie(columns, rows) = terminal_size();
       if (columns < min_columns || rows < min_rows) { // shrunk: carry on in plain lines
