@@ -8,6 +8,7 @@
 // instead.
 #include "common/args.hpp"
 #include "common/platform.hpp"
+#include "tools/live/stage_table.hpp" // generated from tools/stages
 #include "tools/process.hpp"
 
 #include <algorithm>
@@ -52,32 +53,52 @@ constexpr int gutter = 8;                      // the chart's scale labels, left
 // --- What runs ----------------------------------------------------------------------------------
 
 struct stage_info {
-  const char* number;
-  const char* program;
-  const char* label;   // as in the plots' legends
-  const char* section; // as in the tour's headings
-  int colour;          // xterm-256 colour: the plots' purple, bluish green and sky blue
-  const char* rgb;     // the same, for terminals with 24-bit colour
-  const char* folder;  // the article's Python program's folder in the sources; ours: none
+  std::string number;
+  std::string program;
+  std::string label;   // as in the plots' legends
+  std::string section; // as in the tour's headings
+  int colour = -1;     // xterm-256 colour: the plots' purple, bluish green and sky blue
+  std::string rgb;     // the same, for terminals with 24-bit colour
+  std::string folder;  // the article's Python program's folder in the sources; ours: empty
 };
 
-// Ours, then the article's Python programs that `--python` puts beside two of them, each in the
-// colour of its twin.
-constexpr std::array<stage_info, 5> stages{{
-    {"02", "client-async-sem", "eager + semaphore", "Async client using semaphores", 134,
-     "175;95;215"},
-    {"03", "client-async-as-completed", "limited_as_completed",
-     "Async client using limited_as_completed", 36, "0;158;115"},
-    {"04", "client-async-proposal", "the library", "Stage 04: the bounded iterator as a library",
-     74, "86;180;233"},
-    {"02 py", "client-async-sem.py", "aiohttp",
-     "Async client using semaphores, in Python (client-async-sem.py)", 134, "175;95;215",
-     "02-eager-semaphore"},
-    {"03 py", "client-async-as-completed.py", "aiohttp",
-     "Async client using limited_as_completed, in Python (client-async-as-completed.py)", 36,
-     "0;158;115", "03-limited-as-completed"},
-}};
-constexpr std::size_t python_02 = 3, python_03 = 4; // in `stages`
+// The stages with a colour in tools/stages (02, 03 and 04), then the article's Python programs
+// that `--python` puts beside two of them, each in the colour of its twin.
+std::vector<stage_info> read_stages(std::string_view table) {
+  std::vector<stage_info> ours, python;
+  auto trim = [](std::string_view s) {
+    auto from = s.find_first_not_of(' ');
+    return from == s.npos ? std::string()
+                          : std::string(s.substr(from, s.find_last_not_of(' ') - from + 1));
+  };
+  for (std::size_t at = 0; at < table.size();) {
+    auto eol = std::min(table.find('\n', at), table.size());
+    auto line = table.substr(at, eol - at);
+    at = eol + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f; // number folder program label section colour rgb
+    for (std::size_t from = 0; from <= line.size();) {
+      auto bar = std::min(line.find('|', from), line.size());
+      f.push_back(trim(line.substr(from, bar - from)));
+      from = bar + 1;
+    }
+    if (f.size() != 7 || f[5] == "-") continue;
+    ours.push_back({f[0], f[2], f[3], f[4], std::stoi(f[5]), f[6]});
+    if (f[0] == "02" || f[0] == "03")
+      python.push_back({f[0] + " py", f[2] + ".py", "aiohttp",
+                        f[4] + ", in Python (" + f[2] + ".py)", std::stoi(f[5]), f[6], f[1]});
+  }
+  ours.insert(ours.end(), python.begin(), python.end());
+  return ours;
+}
+
+const std::vector<stage_info> stages = read_stages(stage_table);
+
+std::size_t index_of(std::string_view number) { // in `stages`
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (stages[i].number == number) return i;
+  return 0;
+}
 
 enum class metric { memory, cpu };
 
@@ -112,8 +133,8 @@ struct options {
 
 // Where a stage's program is: ours in --bin, the article's Python in its stage's folder.
 std::string program_path(const options& o, const stage_info& s) {
-  return s.folder ? std::string(SOURCE_DIR) + "/" + s.folder + "/" + s.program
-                  : o.bin + "/" + s.program;
+  return !s.folder.empty() ? std::string(SOURCE_DIR) + "/" + s.folder + "/" + s.program
+                           : o.bin + "/" + s.program;
 }
 
 // What `--help` prints between the Usage and Example lines, with the defaults of `out`.
@@ -175,7 +196,7 @@ options parse_args(int argc, char** argv) {
       std::string list(args.value());
       std::string rest = list;
       for (auto& s : stages)
-        if (auto at = rest.find(s.number); !s.folder && at != std::string::npos) {
+        if (auto at = rest.find(s.number); s.folder.empty() && at != std::string::npos) {
           out.shown.push_back(&s);
           rest.erase(at, 2);
         }
@@ -199,14 +220,15 @@ options parse_args(int argc, char** argv) {
   }
   if (out.shown.empty())
     for (auto& s : stages)
-      if (!s.folder) out.shown.push_back(&s);
+      if (s.folder.empty()) out.shown.push_back(&s);
   if (requests) out.what.requests = *requests;
   if (delay) out.what.delay = *delay;
   if (out.python) { // beside its twin: the eager client for memory, the polling one for CPU
     bool memory = out.what.headline == metric::memory;
-    auto& twin = stages[memory ? 0 : 1];
+    auto& twin = stages[index_of(memory ? "02" : "03")];
     auto at = std::find(out.shown.begin(), out.shown.end(), &twin);
-    out.shown.insert(at == out.shown.end() ? at : at + 1, &stages[memory ? python_02 : python_03]);
+    out.shown.insert(at == out.shown.end() ? at : at + 1,
+                     &stages[index_of(memory ? "02 py" : "03 py")]);
     if (std::system("/usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1") != 0)
       args.fail("--python needs Debian's python3-aiohttp for /usr/bin/python3 (apt-get install "
                 "python3-aiohttp)");
@@ -760,9 +782,9 @@ void print_plain(const options& o, const std::vector<runner>& runners, double el
     auto [number, unit] = memory_text(static_cast<double>(r.rss_kb));
     std::printf("%6.1f s  %s %-22s memory %7s %s  CPU %4.0f%%  %8s requests/s  done %s of %s  "
                 "failed %s%s\n",
-                elapsed, r.info->number, r.info->label, number.c_str(), unit.c_str(), r.cpu_percent,
-                group(static_cast<std::uint64_t>(r.rate)).c_str(), group(r.done).c_str(),
-                group(o.what.requests).c_str(), group(r.failed).c_str(),
+                elapsed, r.info->number.c_str(), r.info->label.c_str(), number.c_str(),
+                unit.c_str(), r.cpu_percent, group(static_cast<std::uint64_t>(r.rate)).c_str(),
+                group(r.done).c_str(), group(o.what.requests).c_str(), group(r.failed).c_str(),
                 r.finished ? (r.stopped ? "  stopped" : "  finished") : "");
   }
   std::fflush(stdout);
@@ -784,7 +806,7 @@ void print_summary(const options& o, const std::vector<runner>& runners,
   auto& s = o.what;
   for (auto& r : runners) {
     if (o.brief && (outcome(r) == "ok" || r.time_up)) continue; // brief: what went wrong
-    std::printf("\n== %s · %s requests · server delays %s\n", r.info->section,
+    std::printf("\n== %s · %s requests · server delays %s\n", r.info->section.c_str(),
                 group(s.requests).c_str(), delay_words(s.delay).c_str());
     for (auto& n : r.notes)
       std::printf("%s\n", n.c_str());
@@ -812,7 +834,8 @@ void print_summary(const options& o, const std::vector<runner>& runners,
   std::printf(format, "stage", "requests", "delays", "peak memory", "time", "CPU", "requests/s",
               "outcome");
   for (auto& r : runners)
-    std::printf(format, r.info->number, group(s.requests).c_str(), delay_words(s.delay).c_str(),
+    std::printf(format, r.info->number.c_str(), group(s.requests).c_str(),
+                delay_words(s.delay).c_str(),
                 (group(common::platform::peak_kb(r.usage)) + " KB").c_str(),
                 fixed(r.seconds, "%.2f s").c_str(), fixed(r.cpu_percent, "%.0f%%").c_str(),
                 group(static_cast<std::uint64_t>(r.rate)).c_str(), outcome(r).c_str());
@@ -835,9 +858,9 @@ void print_summary(const options& o, const std::vector<runner>& runners,
   else
     for (std::size_t i = 0; i < runners.size(); ++i)
       std::printf("%sstage %s made %s of %s requests in %.0f s, in %s at most, at %s CPU%s",
-                  i ? "; " : "\nShown: ", runners[i].info->number, group(runners[i].done).c_str(),
-                  group(s.requests).c_str(), runners[i].seconds, peak(i).c_str(), cpu(i).c_str(),
-                  i + 1 == runners.size() ? ".\n" : "");
+                  i ? "; " : "\nShown: ", runners[i].info->number.c_str(),
+                  group(runners[i].done).c_str(), group(s.requests).c_str(), runners[i].seconds,
+                  peak(i).c_str(), cpu(i).c_str(), i + 1 == runners.size() ? ".\n" : "");
   std::fflush(stdout);
 }
 
