@@ -8,6 +8,7 @@
 // instead.
 #include "common/args.hpp"
 #include "common/platform.hpp"
+#include "common/summary.hpp"
 #include "tools/live/stage_table.hpp" // generated from tools/stages
 #include "tools/process.hpp"
 
@@ -392,14 +393,11 @@ void start_client(runner& r, const options& o, const std::string& port) {
 }
 
 void take_line(runner& r, const std::string& line) {
-  unsigned long long done = 0, n = 0, failed = 0;
-  if (std::sscanf(line.c_str(),
-                  "progress: %*f s, %llu of %llu requests (%*f%%), %*f/s, RSS %*f "
-                  "MiB, %llu failed",
-                  &done, &n, &failed) == 3) {
-    r.done = done;
-    r.failed = failed;
-    r.done_samples.emplace_back(clock_type::now(), done);
+  unsigned long long n = 0, failed = 0;
+  if (auto progress = common::parse_progress_line(line)) {
+    r.done = progress->done;
+    r.failed = progress->failed;
+    r.done_samples.emplace_back(clock_type::now(), progress->done);
   } else if (line.find(" requests: ok ") != std::string::npos) {
     r.summary_line = line;
     if (unsigned long long ok = 0;
