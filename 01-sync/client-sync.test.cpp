@@ -1,4 +1,4 @@
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 #include "common/platform.hpp"
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -133,19 +133,48 @@ void summary::show_progress(bool terminal) {
       std::unique_lock lock(progress_mutex_);
       if (progress_wake_.wait_for(lock, interval, [this] { return progress_stopping_; })) break;
     }
-    double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
-    auto done = ok() + failed();
-    double rate = done / elapsed;
-    auto eta = rate > 0 ? duration((requests_ - done) / rate) : std::string("?");
-    std::fprintf(stderr,
-                 "%sprogress: %.0f s, %llu of %llu requests (%.1f%%), %.0f/s, RSS %.1f MiB, "
-                 "%llu failed, ETA %s%s",
-                 terminal ? "\r\033[K" : "", elapsed, static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(requests_), 100.0 * done / requests_, rate,
-                 current_rss_kb() / 1024.0, static_cast<unsigned long long>(failed()), eta.c_str(),
+    progress p;
+    p.seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
+    p.done = ok() + failed();
+    p.requests = requests_;
+    p.rate = p.done / p.seconds;
+    p.rss_mib = current_rss_kb() / 1024.0;
+    p.failed = failed();
+    p.eta = p.rate > 0 ? duration((requests_ - p.done) / p.rate) : std::string("?");
+    std::fprintf(stderr, "%s%s%s", terminal ? "\r\033[K" : "", progress_line(p).c_str(),
                  terminal ? "" : "\n");
   }
   if (terminal) std::fprintf(stderr, "\r\033[K"); // leave the terminal as the run found it
+}
+
+// The one place the progress line's format is written, and the one place it is read.
+std::string progress_line(const progress& p) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "progress: %.0f s, %llu of %llu requests (%.1f%%), %.0f/s, RSS %.1f MiB, "
+                "%llu failed, ETA %s",
+                p.seconds, static_cast<unsigned long long>(p.done),
+                static_cast<unsigned long long>(p.requests),
+                p.requests ? 100.0 * p.done / p.requests : 0.0, p.rate, p.rss_mib,
+                static_cast<unsigned long long>(p.failed), p.eta.c_str());
+  return text;
+}
+
+std::optional<progress> parse_progress_line(std::string_view line) {
+  std::string text(line);
+  unsigned long long done = 0, requests = 0, failed = 0;
+  progress p;
+  char eta[32] = {};
+  if (std::sscanf(text.c_str(),
+                  "progress: %lf s, %llu of %llu requests (%*f%%), %lf/s, RSS %lf MiB, %llu "
+                  "failed, ETA %31s",
+                  &p.seconds, &done, &requests, &p.rate, &p.rss_mib, &failed, eta) != 7)
+    return std::nullopt;
+  p.done = done;
+  p.requests = requests;
+  p.failed = failed;
+  p.eta = eta;
+  return p;
 }
 
 void summary::keep_first_failure(std::string_view failure) noexcept {

@@ -2,7 +2,10 @@
 //   N requests: ok X, failed Y (first failure: <step>: <reason>)
 // the same line when the run is interrupted (Ctrl-C):
 //   interrupted after K of N requests: ok X, failed Y (first failure: <step>: <reason>)
-// and, while a long run lasts, a progress line on a terminal.
+// and, while a long run lasts, a progress line on a terminal:
+//   progress: T s, D of N requests (P%), R/s, RSS M MiB, F failed, ETA H:MM:SS
+// whose format is written and read here only (progress_line, parse_progress_line): the live view
+// reads it; the benchmarks' awk and a test's regex follow it.
 #pragma once
 
 #include "common/response.hpp"
@@ -11,11 +14,30 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
 namespace common {
+
+/// The figures of one progress line.
+struct progress {
+  double seconds = 0;         ///< since the run started (printed whole)
+  std::uint64_t done = 0;     ///< requests done, ok or failed
+  std::uint64_t requests = 0; ///< the run's N
+  double rate = 0;            ///< requests per second so far (printed whole)
+  double rss_mib = 0;         ///< resident memory now, in MiB (one decimal)
+  std::uint64_t failed = 0;   ///< requests that failed
+  std::string eta;            ///< time left, H:MM:SS, or ? before the first request is done
+};
+
+/// `progress: 12 s, 3456 of 10000 requests (34.6%), 288/s, RSS 5.9 MiB, 0 failed, ETA 0:00:23`,
+/// without a newline; the percentage is done of requests.
+std::string progress_line(const progress& p);
+/// The figures of a line that progress_line() wrote (the percentage is not kept), or nothing for
+/// any other line.
+std::optional<progress> parse_progress_line(std::string_view line);
 
 /// Counts the outcomes of a run's requests and reports them in one line on stderr.
 ///

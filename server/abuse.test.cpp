@@ -5,7 +5,7 @@
 #include "server/server.hpp"
 
 #include "common/http.hpp"
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include "common/http.hpp"
 #include "common/resources.hpp"
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <asio/write.hpp>
 #include <gtest/gtest.h>

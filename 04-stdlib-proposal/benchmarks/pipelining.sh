@@ -110,6 +110,7 @@ if [[ $pipelining == *large* ]]; then
     stop_server
     say "  $(grep "requests: ok" "$log")"
     say "  $(grep "Memory usage" "$log" | tr '\t' ' ')"
+    # RSS over time from the progress lines (their format: progress_line in common/summary.cpp).
     awk '/^progress:/ { gsub(",", ""); print $2 + 0 "," $4 + 0 "," $(NF - 5) + 0 }' "$log" >"$results/rss-pipelined-$n.csv"
   done
   if [ "$large" = 100000000 ] && command -v gnuplot >/dev/null; then

@@ -204,7 +204,8 @@ for n in "${sizes[@]}"; do
   stop_server
   say "  $n requests: $(grep "requests: ok" "$log")"
   say "  $(grep "Memory usage" "$log" | tr '\t' ' ')"
-  # RSS over time, for the plot.
+  # RSS over time, for the plot, from the progress lines (their format: progress_line in
+  # common/summary.cpp).
   awk '/^progress:/ { gsub(",", ""); print $2 + 0 "," $4 + 0 "," $(NF - 5) + 0 }' "$log" >"$results/rss-$n.csv"
 done
 if [ $hundred_million -eq 1 ] && command -v gnuplot >/dev/null; then

@@ -12,17 +12,17 @@ trap 'rm -rf "$tmp"' EXIT
   echo "# $(git log -1 --format='commit %h, %cd' --date=short), fuzz preset ($(clang --version | head -1)), $(nproc) cores, $(uname -sr)"
   for target in response request; do
     mkdir -p "$tmp/$target"
-    cp common/fuzz/corpus/"$target"/* "$tmp/$target/"
+    cp tests/fuzz/corpus/"$target"/* "$tmp/$target/"
     echo "seeds for $target: $(ls "$tmp/$target" | wc -l) inputs"
   done
   for target in response request; do
-    nice -n 19 "build-fuzz/bin/fuzz_http_$target" "$tmp/$target" -dict=common/fuzz/http.dict \
+    nice -n 19 "build-fuzz/bin/fuzz_http_$target" "$tmp/$target" -dict=tests/fuzz/http.dict \
       -max_total_time="$seconds" -timeout=5 -print_final_stats=1 -artifact_prefix="$tmp/" \
       >"$tmp/$target.log" 2>&1 &
   done
   wait
   for target in response request; do
-    echo "== fuzz_http_$target, $seconds s, -dict=common/fuzz/http.dict"
+    echo "== fuzz_http_$target, $seconds s, -dict=tests/fuzz/http.dict"
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^Done' "$tmp/$target.log"
     echo "corpus at the end: $(ls "$tmp/$target" | wc -l) inputs"
     ls "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-* 2>/dev/null || echo "crashes: none"

@@ -1,6 +1,6 @@
 // The workshop's code does what the page says: the sketch hands over finished operations in the
 // order they finish, and exercise 8's answer keeps the contract every async client keeps.
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The tour (the README's first command), run on a few small stages against a server without
 // delays: its arguments, its table and its CSV, and its plots when gnuplot is there. What it says
 // before a long run is checked with stand-ins for the programs, which return at once.
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

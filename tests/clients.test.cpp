@@ -1,7 +1,7 @@
 // What every async client promises, whatever its mechanism: each request made exactly once, never
 // more than --limit in flight, failures counted and reported, bad input refused, and an
 // interrupted run's summary printed (the synchronous client keeps that last promise too).
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -163,6 +163,8 @@ TEST_P(AsyncClient, ShowsProgressWhenAsked) {
                 std::string("PROGRESS=1 exec ") + common::testing::bin(GetParam()) +
                     " 1000 --limit 1 --url " + server.url()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // The format is common::progress_line's (common/summary.cpp), which the live view parses with
+  // common::parse_progress_line; this regex holds the benchmarks' awk and the tour to it too.
   EXPECT_TRUE(std::regex_search(
       r.err, std::regex("progress: [0-9]+ s, [0-9]+ of 1000 requests \\([0-9.]+%\\), [0-9]+/s, "
                         "RSS [0-9.]+ MiB, 0 failed, ETA [0-9:]+\n")))

@@ -8,8 +8,8 @@
 //   [0] where to split the stream in two, as a fraction of its length (0..255 → 0..100 %)
 //   [1] bits 0-2: size of the small pieces, 1..8 bytes; bit 3: the server closes at the end
 //   [2] bits 0-2: head limit 16 << n bytes (16..2048); bits 3-7: body limit n * 32 bytes (0..992)
-#include "common/fuzz/feed.hpp"
 #include "common/http.hpp"
+#include "tests/fuzz/feed.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include "common/platform.hpp"
 
@@ -9,14 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <future>
 
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace common::testing {
@@ -112,48 +108,18 @@ void scripted_server::accept_loop() {
 
 server_process::server_process(std::vector<std::string> args, std::string program) {
   args.insert(args.begin(), std::move(program));
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int out[2], err[2];
-  if (common::platform::cloexec_pipe(out) != 0 || common::platform::cloexec_pipe(err) != 0)
-    throw std::runtime_error("pipe");
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    common::platform::close_descriptors_from(
-        3); // the test's own sockets (Asio's are not close-on-exec) stay here
-    execv(argv[0], argv.data());
-    _exit(127);
+  child_ =
+      tools::child(args, {.close_other_descriptors = true}); // the test's own sockets stay here
+  if (!child_.running())
+    throw std::runtime_error("the server did not start: " +
+                             std::string(std::strerror(child_.error())));
+  if (auto port = tools::wait_until_listening(child_, std::chrono::seconds(10))) {
+    port_ = *port;
+    return;
   }
-  close(out[1]);
-  close(err[1]);
-  out_ = out[0];
-  err_ = err[0];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    if (auto at = output_.find("listening on http://"); at != std::string::npos) {
-      if (auto eol = output_.find('\n', at); eol != std::string::npos) {
-        auto line = output_.substr(at, eol - at);
-        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-        output_.erase(0, eol + 1);
-        return;
-      }
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{out_, POLLIN, 0};
-    char chunk[256];
-    ssize_t n = 0;
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0 ||
-        (n = read(out_, chunk, sizeof chunk)) <= 0) {
-      stop(SIGKILL);
-      throw std::runtime_error("the server did not start: " + output_);
-    }
-    output_.append(chunk, static_cast<std::size_t>(n));
-  }
+  auto output = child_.out();
+  stop(SIGKILL);
+  throw std::runtime_error("the server did not start: " + output);
 }
 
 server_process::~server_process() {
@@ -166,35 +132,12 @@ std::string server_process::url() const {
 
 server_process::exit_info server_process::stop(int signal) {
   exit_info info;
-  if (pid_ < 0) return info;
-  kill(pid_, signal);
-  char chunk[256];
-  pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
-  std::string* sinks[2] = {&output_, &info.err};
-  for (int open = 2; open > 0;) {
-    if (poll(fds, 2, 10'000) <= 0) { // a server that ignores the signal is killed
-      kill(pid_, SIGKILL);
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      auto n = read(fds[i].fd, chunk, sizeof chunk);
-      if (n > 0) {
-        sinks[i]->append(chunk, static_cast<std::size_t>(n));
-      } else {
-        fds[i].fd = -1; // poll ignores it from now on
-        --open;
-      }
-    }
-  }
-  close(out_);
-  close(err_);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  if (WIFEXITED(status)) info.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) info.signal = WTERMSIG(status);
-  info.out = std::move(output_);
+  if (!child_.running()) return info;
+  auto status = child_.stop(signal, std::chrono::seconds(10));
+  info.exit_code = status.code();
+  info.signal = status.signal();
+  info.out = std::move(child_.out());
+  info.err = std::move(child_.err());
   return info;
 }
 
@@ -248,63 +191,32 @@ const char* python_missing() {
 
 process_result run(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
   if (argv.at(0).find('/') == std::string::npos) argv[0] = bin(argv[0]);
-  std::vector<char*> args;
-  for (auto& a : argv)
-    args.push_back(a.data());
-  args.push_back(nullptr);
-
-  int out[2], err[2];
-  if (common::platform::cloexec_pipe(out) != 0 || common::platform::cloexec_pipe(err) != 0)
-    throw std::runtime_error("pipe");
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0); // its own process group, so that a timeout kills what it started too
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    common::platform::close_descriptors_from(
-        3); // the test's own sockets (Asio's are not close-on-exec) stay here
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-
   process_result result;
+  // Its own process group, so that a timeout kills what it started too; the test's own sockets
+  // (Asio's are not close-on-exec) stay here.
+  tools::child child(argv, {.own_process_group = true, .close_other_descriptors = true});
+  if (!child.running()) { // as if it had run and exec had failed
+    result.exit_code = 127;
+    return result;
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open = 2;
-  while (open > 0) {
+  for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
+      kill(-child.pid(), SIGKILL);
+      kill(child.pid(), SIGKILL);
       break;
     }
-    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char chunk[4096];
-      auto n = read(fds[i].fd, chunk, sizeof chunk);
-      if (n > 0) {
-        sinks[i]->append(chunk, static_cast<std::size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
+    if (!child.read_for(left)) break; // both pipes ended
   }
-  for (auto& f : fds)
-    if (f.fd >= 0) close(f.fd);
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  result.max_rss_kb = static_cast<long>(common::platform::peak_kb(usage));
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  auto status = child.wait();
+  result.out = std::move(child.out());
+  result.err = std::move(child.err());
+  result.max_rss_kb = static_cast<long>(common::platform::peak_kb(status.usage));
+  result.exit_code = status.code();
+  result.signal = status.signal();
   return result;
 }
 

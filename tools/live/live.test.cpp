@@ -1,7 +1,7 @@
 // The live view, run for real: in a pipe (plain lines), and in a tmux terminal, whose screen is
 // read back with capture-pane. The server gets 0-3 ms delays and the clients a small limit, so
 // that a run lasts a few seconds: long enough to see the figures move, short enough for a test.
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

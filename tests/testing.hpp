@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/server.hpp"
+#include "tools/process.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -119,10 +120,11 @@ public:
   /// `http://127.0.0.1:PORT/{}`.
   std::string url() const;
   /// Its process id, for reading /proc/PID; -1 once stopped.
-  pid_t pid() const noexcept { return pid_; }
+  pid_t pid() const noexcept { return child_.pid(); }
   /// Sends `signal`, waits for the exit, and returns the exit status, what it printed on stdout
-  /// after the listening line, and what it printed on stderr (read only here, so a server that
-  /// writes more than a pipe holds to stderr would block: the server writes a line or two).
+  /// after the listening line, and what it printed on stderr (read only while this waits on it,
+  /// so a server that writes more than a pipe holds to stderr in between would block: the
+  /// server writes a line or two).
   struct exit_info {
     int exit_code = -1; ///< -1 when a signal ended it
     int signal = 0;
@@ -132,11 +134,8 @@ public:
   exit_info stop(int signal = SIGTERM);
 
 private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  int err_ = -1;
+  tools::child child_;
   std::uint16_t port_ = 0;
-  std::string output_;
 };
 
 /// Reads one request head (up to the blank line) from a blocking socket; empty at end of stream.

@@ -7,8 +7,8 @@
 // Input layout: two configuration bytes, then the bytes the client sent.
 //   [0] where to split the stream in two, as a fraction of its length (0..255 → 0..100 %)
 //   [1] bits 0-2: size of the small pieces, 1..8 bytes; bits 3-5: head limit 16 << n bytes
-#include "common/fuzz/feed.hpp"
 #include "common/http.hpp"
+#include "tests/fuzz/feed.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // the contracts of clients.test.cpp and client-sync.test.cpp, where they are tested with ours.
 // Every test is skipped, with a note, where Debian's python3-aiohttp or python3-requests is
 // missing.
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <gtest/gtest.h>
 

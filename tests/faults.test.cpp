@@ -4,7 +4,7 @@
 // way, and checks that it ends by itself, with the summary line and exit status that say what
 // happened. A refused connection at the start is checked by clients.test.cpp and
 // 01-sync/client-sync.test.cpp; the session's own retry and timeout by session.test.cpp.
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
