@@ -155,7 +155,7 @@ expect_output "no git history" "freshness not checked: no git history here"
 
 # The format check, in a repository of its own: the tour and .clang-format, and two files.
 mkdir "$tmp/format" && cd "$tmp/format"
-cp "$here/../tour" "$here/../.clang-format" .
+cp "$here/../tour" "$here/../.clang-format" . && mkdir tools && cp "$here/../tools/stages" tools/
 git init -q . && git config user.email t@example.org && git config user.name test
 printf 'int one = 1;\n' >good.cpp
 git add -A && git commit -qm "formatted"

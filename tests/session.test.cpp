@@ -1,7 +1,7 @@
 #include "common/session.hpp"
 
 #include "common/http.hpp"
-#include "common/testing.hpp"
+#include "tests/testing.hpp"
 
 #include <asio/bind_allocator.hpp>
 #include <asio/bind_cancellation_slot.hpp>
