@@ -149,6 +149,7 @@ if [ $have_nginx -eq 1 ]; then
   [ $have_wrk -eq 1 ] && say "  wrk -t1          -> nginx:       $(m wrk_nginx)   (client/wrk = $(ratio "$(m client_nginx)" "$(m wrk_nginx)"))"
   [ $have_wrk -eq 1 ] && say "  our server / nginx under wrk:    $(ratio "$(m wrk_ours)" "$(m wrk_nginx)")"
 fi
+say "  every run, in order: $(for k in client_ours wrk_ours client_nginx wrk_nginx; do [ -n "${rates[$k]:-}" ] && printf '%s=[%s] ' "$k" "${rates[$k]% }"; done)"
 
 # --- 3: ten thousand sleeping connections ------------------------------------------------------
 start_server --port 0 --max-delay 3 --delay-unit s
